@@ -1,0 +1,156 @@
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <future>
+#include <mutex>
+
+#include "mxcall/matrix/sender.hpp"
+#include "mxcall/matrix/sync_loop.hpp"
+#include "mxcall/store.hpp"
+#include "unit/fake_http.hpp"
+
+namespace mxcall::matrix {
+namespace {
+
+using testing::FakeHttp;
+using testing::http_ok;
+using testing::http_status;
+
+std::string batch(const std::string& token, const std::string& body_text = "") {
+  Json b = {{"next_batch", token}};
+  if (!body_text.empty())
+    b["rooms"]["join"]["!r:x"]["timeline"]["events"] = Json::array(
+        {{{"type", "m.room.message"}, {"sender", "@a:x"}, {"event_id", "$" + token}, {"content", {{"body", body_text}}}}});
+  return b.dump();
+}
+
+std::string since_of(const HttpRequest& r) {
+  auto p = r.url.find("since=");
+  if (p == std::string::npos) return {};
+  auto e = r.url.find('&', p);
+  return r.url.substr(p + 6, e == std::string::npos ? std::string::npos : e - p - 6);
+}
+
+struct Collector {
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<std::string> bodies;
+  void add(const SyncBatch& b) {
+    std::lock_guard lock(m);
+    for (const auto& room : b.joined)
+      for (const auto& ev : room.timeline) bodies.push_back(ev.content.value("body", ""));
+    cv.notify_all();
+  }
+  bool wait_for(std::size_t n) {
+    std::unique_lock lock(m);
+    return cv.wait_for(lock, std::chrono::seconds(5), [&] { return bodies.size() >= n; });
+  }
+};
+
+TEST(SyncLoop, TokenAdvancesAfterEachBatchAndIsSaved) {
+  auto http = std::make_shared<FakeHttp>();
+  auto store = std::shared_ptr<store::Store>(store::Store::open_in_memory().value().release());
+  Collector got;
+  SyncLoop loop("http://hs", "T", store, [&](const SyncBatch& b) { got.add(b); }, {}, http);
+  http->push(http_ok(batch("t1", "one")));
+  http->push(http_ok(batch("t2", "two")));
+  ASSERT_TRUE(loop.start().ok());
+  ASSERT_TRUE(got.wait_for(2));
+  ASSERT_TRUE(http->wait_for_requests(3));  // the third long-poll is parked in the fake
+  loop.stop();
+  const auto reqs = http->requests();
+  EXPECT_EQ(since_of(reqs[0]), "");
+  EXPECT_NE(reqs[0].url.find("timeout=0"), std::string::npos);  // initial sync returns at once
+  EXPECT_EQ(since_of(reqs[1]), "t1");
+  EXPECT_EQ(since_of(reqs[2]), "t2");
+  EXPECT_EQ(store->load_sync_token().value(), std::optional<std::string>("t2"));
+  EXPECT_EQ(got.bodies, (std::vector<std::string>{"one", "two"}));
+}
+
+TEST(SyncLoop, ResumesFromTheStoredToken) {
+  auto http = std::make_shared<FakeHttp>();
+  auto store = std::shared_ptr<store::Store>(store::Store::open_in_memory().value().release());
+  ASSERT_TRUE(store->save_sync_token("saved-7").ok());
+  SyncLoop loop("http://hs", "T", store, [](const SyncBatch&) {}, {}, http);
+  ASSERT_TRUE(loop.start().ok());
+  ASSERT_TRUE(http->wait_for_requests(1));
+  loop.stop();
+  EXPECT_EQ(since_of(http->requests()[0]), "saved-7");
+}
+
+TEST(SyncLoop, MalformedBodyDoesNotAdvanceTheToken) {
+  auto http = std::make_shared<FakeHttp>();
+  SyncLoopOptions o;
+  o.retry.initial_backoff = std::chrono::milliseconds(1);
+  Collector got;
+  SyncLoop loop("http://hs", "T", nullptr, [&](const SyncBatch& b) { got.add(b); }, o, http);
+  http->push(http_ok(batch("t1", "one")));
+  http->push(http_ok("{garbage"));
+  http->push(http_ok(R"({"next_batch": 12})"));
+  http->push(http_status(502));
+  http->push(http_ok(batch("t2", "two")));
+  ASSERT_TRUE(loop.start().ok());
+  ASSERT_TRUE(got.wait_for(2));
+  loop.stop();
+  const auto reqs = http->requests();
+  ASSERT_GE(reqs.size(), 5u);
+  for (std::size_t i = 1; i < 5; ++i) EXPECT_EQ(since_of(reqs[i]), "t1") << i;
+  EXPECT_EQ(got.bodies, (std::vector<std::string>{"one", "two"}));
+}
+
+TEST(SyncLoop, UnknownTokenStopsTheLoopWithTheError) {
+  auto http = std::make_shared<FakeHttp>();
+  http->push(http_status(401, R"({"errcode":"M_UNKNOWN_TOKEN","error":"Invalid access token"})"));
+  SyncLoop loop("http://hs", "T", nullptr, [](const SyncBatch&) {}, {}, http);
+  std::promise<Error> failed;
+  loop.set_error_handler([&](const Error& e) { failed.set_value(e); });
+  ASSERT_TRUE(loop.start().ok());
+  auto f = failed.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(f.get().errcode, "M_UNKNOWN_TOKEN");
+  loop.stop();
+  EXPECT_FALSE(loop.running());
+}
+
+TEST(Sender, SendsInOrderAndReportsEachResult) {
+  auto http = std::make_shared<FakeHttp>();
+  http->set_handler([](const HttpRequest& r) {
+    return http_ok(Json{{"event_id", "$" + r.url.substr(r.url.rfind('/') + 1)}}.dump());
+  });
+  Sender sender("http://hs", "T", {}, http);
+  std::mutex m;
+  std::vector<std::string> done;
+  std::vector<std::string> txns;
+  for (int i = 0; i < 20; ++i)
+    txns.push_back(sender.send_event("!r:x", "m.room.message", Json{{"i", i}}, [&](const Result<std::string>& r) {
+      std::lock_guard lock(m);
+      done.push_back(r.value());
+    }));
+  ASSERT_TRUE(sender.wait_idle(std::chrono::seconds(5)));
+  const auto reqs = http->requests();
+  ASSERT_EQ(reqs.size(), 20u);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(Json::parse(reqs[static_cast<size_t>(i)].body)["i"], i);
+    EXPECT_EQ(done[static_cast<size_t>(i)], "$" + txns[static_cast<size_t>(i)]);
+  }
+}
+
+TEST(Sender, StopCancelsWhatIsQueued) {
+  auto http = std::make_shared<FakeHttp>();  // no script: the first request parks
+  Sender sender("http://hs", "T", {}, http);
+  std::atomic<int> cancelled{0};
+  for (int i = 0; i < 3; ++i)
+    sender.send_event("!r:x", "m.t", Json::object(), [&](const Result<std::string>& r) {
+      if (!r.ok() && r.error().kind == ErrorKind::Cancelled) ++cancelled;
+    });
+  ASSERT_TRUE(http->wait_for_requests(1));
+  sender.stop();
+  EXPECT_EQ(cancelled.load(), 3);
+  sender.send_event("!r:x", "m.t", Json::object(), [&](const Result<std::string>& r) {
+    if (!r.ok() && r.error().kind == ErrorKind::Cancelled) ++cancelled;
+  });
+  EXPECT_EQ(cancelled.load(), 4);
+}
+
+}  // namespace
+}  // namespace mxcall::matrix
