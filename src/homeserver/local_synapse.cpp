@@ -42,23 +42,60 @@ std::string secret_of(const json& config) {
   return it != config.end() && it->is_string() ? it->get<std::string>() : std::string{};
 }
 
-void rotate_log(const fs::path& dir) {
-  std::error_code ec;
-  const fs::path log = dir / detail::kLogFile;
-  if (fs::exists(log, ec)) fs::rename(log, dir / (std::string(detail::kLogFile) + ".1"), ec);
+
+// The port for a fresh start: the requested one, else the one kept in the old config (unless
+// another program took it meanwhile, after a reboot say), else a free one.
+Result<std::uint16_t> choose_port(const SynapseOptions& options, const std::optional<json>& old,
+                                  const fs::path& dir) {
+  std::uint16_t port = options.port;
+  if (port == 0 && old) {
+    port = detail::port_from(*old).value_or(0);
+    if (port != 0 && !detail::port_is_free(port)) {
+      MXLOG_WARN("port {} of {} is in use by another program; picking a new one", port,
+                 dir.string());
+      port = 0;
+    }
+  }
+  if (port == 0) return detail::pick_free_port();
+  // Checked up front: otherwise the readiness poll would see the other server answer.
+  if (!detail::port_is_free(port)) {
+    return process_error("port " + std::to_string(port) +
+                         " on 127.0.0.1 is in use by another program; choose another port");
+  }
+  return port;
+}
+
+// Regenerates the config (keeping the old secrets) and writes it when it changed.
+Result<json> update_config(const SynapseOptions& options, const std::optional<json>& old,
+                           const fs::path& dir, std::uint16_t port) {
+  detail::ConfigInputs in;
+  in.dir = dir;
+  in.port = port;
+  in.secrets = old ? detail::secrets_from(*old) : detail::random_secrets();
+  in.turn = options.turn;
+  in.overrides = options.overrides;
+  json config = detail::make_synapse_config(in);
+  if (!old || *old != config) {
+    const fs::path file = dir / detail::kConfigFile;
+    auto written = detail::write_text_file(file, config.dump(2) + "\n");
+    if (!written) return written.error();
+    MXLOG_INFO("{} Synapse config {} (port {})", old ? "updated" : "wrote new", file.string(), port);
+  }
+  auto key = detail::ensure_signing_key(dir / detail::kSigningKeyFile);
+  if (!key) return key.error();
+  return config;
 }
 
 }  // namespace
 
 Result<LocalSynapse> LocalSynapse::start(const SynapseOptions& options) {
-  // Nothing below throws by design; this is the last line of defence for the no-throw API.
+  // Nothing below should throw; this is the last line of defence for the no-throw API.
   try {
     auto dir = prepare_dir(options.dir);
     if (!dir) return dir.error();
     auto lock = detail::FileLock::acquire(*dir / detail::kLockFile);
     if (!lock) return lock.error();
-    const fs::path config_path = *dir / detail::kConfigFile;
-    auto existing = detail::read_config(config_path);
+    auto existing = detail::read_config(*dir / detail::kConfigFile);
     if (!existing) return existing.error();
     const std::optional<json>& old = *existing;
 
@@ -79,94 +116,30 @@ Result<LocalSynapse> LocalSynapse::start(const SynapseOptions& options) {
         MXLOG_WARN("Synapse in {} already runs on port {}, not the requested {}", dir->string(),
                    *port, options.port);
       }
-      s.pid_ = *pid;
-      s.port_ = *port;
-      s.options_.port = *port;
-      s.base_url_ = detail::base_url_for(*port);
-      s.shared_secret_ = secret_of(*old);
-      s.reused_ = true;
       detail::ConfigInputs wanted{*dir, *port, detail::secrets_from(*old), options.turn,
                                   options.overrides};
       if (detail::make_synapse_config(wanted) != *old) {
         MXLOG_WARN("the running Synapse uses an older config; stop and start it to apply the "
                    "new options");
       }
-      MXLOG_INFO("reusing Synapse pid {} on {}", s.pid_, s.base_url_);
-      return s;
+      s.pid_ = *pid;
+      s.port_ = *port;
+      s.shared_secret_ = secret_of(*old);
+      s.reused_ = true;
+    } else {
+      auto port = choose_port(options, old, *dir);
+      if (!port) return port.error();
+      auto config = update_config(options, old, *dir, *port);
+      if (!config) return config.error();
+      auto launched = detail::launch_synapse(options, *dir, *port);
+      if (!launched) return launched.error();
+      s.pid_ = *launched;
+      s.port_ = *port;
+      s.shared_secret_ = secret_of(*config);
     }
-
-    // A fresh start: (re)generate the config, keeping the port and secrets of an old one.
-    std::uint16_t port = options.port;
-    if (port == 0 && old) {
-      port = detail::port_from(*old).value_or(0);
-      // The kept port was taken by someone else meanwhile (after a reboot, say): move on,
-      // unless the caller asked for that port explicitly.
-      if (port != 0 && !detail::port_is_free(port)) {
-        MXLOG_WARN("port {} of {} is in use by another program; picking a new one", port,
-                   dir->string());
-        port = 0;
-      }
-    }
-    if (port == 0) {
-      auto free_port = detail::pick_free_port();
-      if (!free_port) return free_port.error();
-      port = *free_port;
-    } else if (!detail::port_is_free(port)) {
-      // Checked up front: otherwise the readiness poll would see the other server answer.
-      return process_error("port " + std::to_string(port) +
-                           " on 127.0.0.1 is in use by another program; choose another port");
-    }
-    detail::ConfigInputs in;
-    in.dir = *dir;
-    in.port = port;
-    in.secrets = old ? detail::secrets_from(*old) : detail::random_secrets();
-    in.turn = options.turn;
-    in.overrides = options.overrides;
-    const json config = detail::make_synapse_config(in);
-    if (!old || *old != config) {
-      auto written = detail::write_text_file(config_path, config.dump(2) + "\n");
-      if (!written) return written.error();
-      MXLOG_INFO("{} Synapse config {} (port {})", old ? "updated" : "wrote new",
-                 config_path.string(), port);
-    }
-    auto key = detail::ensure_signing_key(*dir / detail::kSigningKeyFile);
-    if (!key) return key.error();
-
-    fs::path python = options.python;
-    if (python.empty()) {
-      auto found = find_synapse_python();
-      if (!found) return found.error();
-      python = *found;
-    }
-
-    const auto t0 = Clock::now();
-    rotate_log(*dir);
-    detail::SpawnOptions spawn;
-    spawn.program = python;
-    spawn.args = {"-m", "synapse.app.homeserver", "-c", config_path.string()};
-    spawn.cwd = *dir;
-    spawn.output = *dir / detail::kLogFile;
-    spawn.kill_with_parent = options.kill_with_parent;
-    spawn.new_session = !options.kill_with_parent;
-    auto pid = detail::spawn(spawn);
-    if (!pid) return pid.error();
-    auto pid_written = detail::write_pid_file(*dir / detail::kPidFile, *pid);
-    if (!pid_written) {
-      detail::kill_now(*pid);
-      return pid_written.error();
-    }
-    auto ready = detail::wait_until_ready(*pid, port, *dir, options.start_timeout, true);
-    if (!ready) {
-      std::error_code ec;
-      fs::remove(*dir / detail::kPidFile, ec);
-      return ready.error();
-    }
-    s.pid_ = *pid;
-    s.port_ = port;
-    s.options_.port = port;
-    s.base_url_ = detail::base_url_for(port);
-    s.shared_secret_ = secret_of(config);
-    MXLOG_INFO("Synapse started: pid {} on port {} in {} ms", s.pid_, port, ms_since(t0));
+    s.options_.port = s.port_;
+    s.base_url_ = detail::base_url_for(s.port_);
+    if (s.reused_) MXLOG_INFO("reusing Synapse pid {} on {}", s.pid_, s.base_url_);
     return s;
   } catch (const MxcallError& e) {
     return e.error();

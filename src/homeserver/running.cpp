@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "homeserver/process.hpp"
+#include "mxcall/homeserver.hpp"
 #include "homeserver/synapse_config.hpp"
 #include "matrix/curl_http_client.hpp"
 #include "util/logging.hpp"
@@ -14,6 +15,7 @@ namespace mxcall::homeserver::detail {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
 
 std::string base_url_for(std::uint16_t port) { return "http://127.0.0.1:" + std::to_string(port); }
 
@@ -69,6 +71,16 @@ Error startup_error(const std::string& what, const fs::path& dir) {
   return Error::make(ErrorKind::Process, std::move(msg));
 }
 
+void rotate_log(const fs::path& dir) {
+  std::error_code ec;
+  const fs::path log = dir / kLogFile;
+  if (fs::exists(log, ec)) fs::rename(log, dir / (std::string(kLogFile) + ".1"), ec);
+}
+
+long long ms_since(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+}
+
 }  // namespace
 
 bool versions_ok(std::uint16_t port, std::chrono::milliseconds timeout) {
@@ -79,13 +91,13 @@ bool versions_ok(std::uint16_t port, std::chrono::milliseconds timeout) {
 Status wait_until_ready(pid_t pid, std::uint16_t port, const fs::path& dir,
                         std::chrono::milliseconds timeout, bool kill_on_timeout) {
   matrix::CurlHttpClient http(1u << 20);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = Clock::now() + timeout;
   for (;;) {
     if (versions_ok(http, port, 2s)) return ok_status();
     if (!process_alive(pid)) {
       return startup_error("Synapse (pid " + std::to_string(pid) + ") exited during startup", dir);
     }
-    if (std::chrono::steady_clock::now() >= deadline) {
+    if (Clock::now() >= deadline) {
       if (kill_on_timeout) kill_now(pid);
       return startup_error("Synapse (pid " + std::to_string(pid) + ") did not answer on port " +
                                std::to_string(port) + " within " +
@@ -94,6 +106,39 @@ Status wait_until_ready(pid_t pid, std::uint16_t port, const fs::path& dir,
     }
     std::this_thread::sleep_for(50ms);
   }
+}
+
+Result<pid_t> launch_synapse(const SynapseOptions& options, const fs::path& dir, std::uint16_t port) {
+  fs::path python = options.python;
+  if (python.empty()) {
+    auto found = find_synapse_python();
+    if (!found) return found.error();
+    python = *found;
+  }
+  const auto t0 = Clock::now();
+  rotate_log(dir);
+  SpawnOptions child;
+  child.program = python;
+  child.args = {"-m", "synapse.app.homeserver", "-c", (dir / kConfigFile).string()};
+  child.cwd = dir;
+  child.output = dir / kLogFile;
+  child.kill_with_parent = options.kill_with_parent;
+  child.new_session = !options.kill_with_parent;  // the CLI's Synapse outlives mxcall
+  auto pid = spawn(child);
+  if (!pid) return pid.error();
+  auto pid_written = write_pid_file(dir / kPidFile, *pid);
+  if (!pid_written) {
+    kill_now(*pid);
+    return pid_written.error();
+  }
+  auto ready = wait_until_ready(*pid, port, dir, options.start_timeout, true);
+  if (!ready) {
+    std::error_code ec;
+    fs::remove(dir / kPidFile, ec);
+    return ready.error();
+  }
+  MXLOG_INFO("Synapse started: pid {} on port {} in {} ms", *pid, port, ms_since(t0));
+  return pid;
 }
 
 }  // namespace mxcall::homeserver::detail

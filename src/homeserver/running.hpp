@@ -11,6 +11,7 @@
 #include <string>
 
 #include "mxcall/error.hpp"
+#include "mxcall/homeserver.hpp"
 
 namespace mxcall::homeserver::detail {
 
@@ -35,5 +36,10 @@ bool versions_ok(std::uint16_t port, std::chrono::milliseconds timeout);
 // when kill_on_timeout. Errors carry the end of dir's homeserver.log.
 Status wait_until_ready(pid_t pid, std::uint16_t port, const std::filesystem::path& dir,
                         std::chrono::milliseconds timeout, bool kill_on_timeout);
+
+// Spawns Synapse on dir's (already written) config, records its pid and waits until it
+// answers. The previous homeserver.log is kept as homeserver.log.1.
+Result<pid_t> launch_synapse(const SynapseOptions& options, const std::filesystem::path& dir,
+                             std::uint16_t port);
 
 }  // namespace mxcall::homeserver::detail

@@ -120,8 +120,7 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& path) {
   // log names the real place.
   std::error_code ec;
   fs::path full = fs::absolute(path, ec);
-  if (ec) full = path;
-  full = full.lexically_normal();
+  if (ec) full = path;  // not lexically_normal(): "symlink/.." must mean what the kernel says
   const std::string label = full.string();
 
   if (const fs::path parent = full.parent_path(); !parent.empty()) {
