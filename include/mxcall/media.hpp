@@ -1,0 +1,145 @@
+// The media layer as the rest of mxcall sees it: peer connections, descriptions, candidates,
+// tracks and stats. Knows nothing about Matrix. Implemented with GStreamer webrtcbin + libnice
+// (src/media/webrtcbin_*) and by a fake for unit tests (src/media/fake_engine.*).
+//
+// Every operation is asynchronous and reports back through the EventSink as a MediaEvent.
+// The sink may be called from any thread (GStreamer's): the owner posts each event to its own
+// loop. Operations may be called from the owner's thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "mxcall/error.hpp"
+
+namespace mxcall::media {
+
+using PeerId = std::uint64_t;
+
+enum class MediaKind { Audio, Video };
+enum class StreamPurpose { UserMedia, ScreenShare };
+enum class SdpType { Offer, Answer };
+const char* to_string(MediaKind k);
+const char* to_string(SdpType t);
+
+struct SessionDescription {
+  SdpType type = SdpType::Offer;
+  std::string sdp;
+};
+
+// An empty `candidate` is the end-of-candidates marker (sdp_mid/index may then be absent).
+struct IceCandidate {
+  std::string candidate;
+  std::optional<std::string> sdp_mid;
+  std::optional<int> sdp_mline_index;
+  bool is_end_of_candidates() const { return candidate.empty(); }
+};
+
+struct IceServer {
+  std::vector<std::string> urls;  // stun:..., turn:...?transport=udp, turns:...
+  std::string username;
+  std::string credential;
+};
+
+struct PeerConfig {
+  std::vector<IceServer> ice_servers;
+  bool relay_only = false;  // only relay candidates (TURN), as an ICE transport policy
+  // Also gather on 127.0.0.1 (libnice skips loopback, so a loopback-only namespace has no
+  // candidates otherwise).
+  bool include_loopback = false;
+  std::chrono::milliseconds jitterbuffer_latency{50};
+  std::chrono::milliseconds stun_pacing{5};
+};
+
+enum class SourceKind { Test, Device };
+
+struct TrackSpec {
+  MediaKind kind = MediaKind::Audio;
+  StreamPurpose purpose = StreamPurpose::UserMedia;
+  std::string stream_id;  // the msid stream id announced in SDP and in sdp_stream_metadata
+  std::string track_id;
+  SourceKind source = SourceKind::Test;
+};
+
+enum class IceState { New, Checking, Connected, Completed, Failed, Disconnected, Closed };
+enum class GatheringState { New, Gathering, Complete };
+const char* to_string(IceState s);
+
+struct OfferOptions {
+  // Recover a broken path: new ICE credentials (webrtcbin 1.22 does this with a fresh
+  // webrtcbin, its own DTLS certificate, the same mids and the same DTLS role).
+  bool ice_restart = false;
+};
+
+struct KindStats {
+  std::uint64_t packets_sent = 0;
+  std::uint64_t packets_received = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+};
+
+struct PeerStats {
+  KindStats audio;
+  KindStats video;
+};
+
+// ---- events from the engine ----
+struct LocalDescriptionReady { PeerId peer; SessionDescription description; };  // already applied locally
+struct RemoteDescriptionApplied { PeerId peer; SdpType type; };
+struct LocalCandidate { PeerId peer; IceCandidate candidate; };  // end marker when gathering completes
+struct IceStateChanged { PeerId peer; IceState state; };
+struct GatheringStateChanged { PeerId peer; GatheringState state; };
+struct NegotiationNeeded { PeerId peer; };
+struct RemoteTrackAdded { PeerId peer; MediaKind kind; std::string stream_id; std::string mid; };
+struct RemoteTrackRemoved { PeerId peer; MediaKind kind; std::string stream_id; };
+struct FirstMediaDecoded { PeerId peer; MediaKind kind; };
+struct DtmfReceived { PeerId peer; char digit; };
+// An operation failed; `operation` names it (create_offer, set_remote_description, ...).
+struct OperationFailed { PeerId peer; std::string operation; std::string message; };
+
+using MediaEvent = std::variant<LocalDescriptionReady, RemoteDescriptionApplied, LocalCandidate,
+                                IceStateChanged, GatheringStateChanged, NegotiationNeeded,
+                                RemoteTrackAdded, RemoteTrackRemoved, FirstMediaDecoded,
+                                DtmfReceived, OperationFailed>;
+PeerId peer_of(const MediaEvent& e);
+
+class MediaEngine {
+ public:
+  using EventSink = std::function<void(MediaEvent)>;
+  virtual ~MediaEngine() = default;
+
+  virtual void set_event_sink(EventSink sink) = 0;
+  // Generates what the first call would otherwise wait for (the DTLS certificate).
+  virtual void warm_up() = 0;
+
+  virtual Result<PeerId> create_peer(const PeerConfig& config) = 0;
+  virtual void close_peer(PeerId peer) = 0;
+
+  // Tracks added before the first offer/answer are negotiated in it; later ones need a new
+  // offer (the engine then raises NegotiationNeeded).
+  virtual Status add_track(PeerId peer, const TrackSpec& track) = 0;
+  virtual Status remove_track(PeerId peer, const std::string& track_id) = 0;
+
+  virtual void create_offer(PeerId peer, const OfferOptions& options = {}) = 0;
+  virtual void create_answer(PeerId peer) = 0;
+  virtual void set_remote_description(PeerId peer, const SessionDescription& description) = 0;
+  // Candidates that arrive before the remote description are queued by the engine.
+  virtual void add_remote_candidate(PeerId peer, const IceCandidate& candidate) = 0;
+
+  // Mute: the track keeps its m-line; silence/black (or nothing) is sent.
+  virtual void set_track_muted(PeerId peer, const std::string& track_id, bool muted) = 0;
+  // Hold as matrix-js-sdk does it: from the next offer or answer on, our SDP says sendonly
+  // (inactive if the peer holds us too) and we stop sending. The caller renegotiates.
+  virtual void set_local_hold(PeerId peer, bool on_hold) = 0;
+  // RFC 4733 telephone-events on the audio track: digits 0-9 * # A-D.
+  virtual Status send_dtmf(PeerId peer, const std::string& digits) = 0;
+
+  virtual PeerStats stats(PeerId peer) const = 0;
+};
+
+}  // namespace mxcall::media
