@@ -1,0 +1,195 @@
+// Remote m.call.* signalling for one call: who may say what, in which state.
+#include "core/call.hpp"
+#include "util/logging.hpp"
+#include "util/overloaded.hpp"
+
+namespace mxcall::core {
+
+namespace {
+
+constexpr std::size_t kMaxEarlyParties = 8;
+constexpr std::size_t kMaxEarlyCandidates = 256;
+
+using util::overloaded;
+
+}  // namespace
+
+void Call::on_signal(const RemoteSignal& s, TimePoint now) {
+  const events::CallCommon& c = events::common_of(s.event);
+  if (s.sender == config_.own_user_id && c.party_id == config_.own_party_id) return;  // our own echo
+  std::visit(overloaded{
+                 [&](const events::CallInvite&) { MXLOG_DEBUG("call {}: repeated invite ignored", call_id_); },
+                 [&](const events::CallCandidates& e) { on_candidates(s.sender, e); },
+                 [&](const events::CallAnswer& e) { on_answer(s.sender, e, now); },
+                 [&](const events::CallSelectAnswer& e) { on_select_answer(s.sender, e); },
+                 [&](const events::CallReject& e) { on_reject(s.sender, e); },
+                 [&](const events::CallNegotiate& e) { on_negotiate(s.sender, e, now); },
+                 [&](const events::CallHangup& e) { on_hangup(s.sender, e); },
+                 [&](const events::CallMetadataChanged& e) { on_metadata(s.sender, e); },
+             },
+             s.event);
+}
+
+bool Call::from_opponent(const std::string& sender, const events::CallCommon& c) const {
+  if (!opponent_ || opponent_->user_id != sender) return false;
+  // Version 0 peers have no party id; then the user alone identifies them.
+  return !opponent_->party_id || c.party_id == opponent_->party_id;
+}
+
+void Call::on_candidates(const std::string& sender, const events::CallCandidates& e) {
+  if (sender == config_.own_user_id) return;  // our other devices' candidates are not for us
+  if (opponent_) {
+    if (!from_opponent(sender, e.common)) {
+      MXLOG_DEBUG("call {}: candidates from {} (not the chosen party) dropped", call_id_, sender);
+      return;
+    }
+    emit(op::AddRemoteCandidates{e.candidates});
+    return;
+  }
+  // The caller has not chosen an answer yet: keep each party's candidates until it does.
+  const std::string party = e.common.party_id.value_or("");
+  auto it = early_candidates_.find(sender + "|" + party);
+  if (it == early_candidates_.end()) {
+    if (early_candidates_.size() >= kMaxEarlyParties) {
+      MXLOG_WARN("call {}: too many answering parties; candidates from {} dropped", call_id_, sender);
+      return;
+    }
+    it = early_candidates_.emplace(sender + "|" + party, std::vector<media::IceCandidate>{}).first;
+  }
+  for (const auto& cand : e.candidates)
+    if (it->second.size() < kMaxEarlyCandidates) it->second.push_back(cand);
+}
+
+void Call::on_answer(const std::string& sender, const events::CallAnswer& a, TimePoint now) {
+  if (direction_ == CallDirection::Inbound) {
+    // Another device of ours picked up while we ring.
+    if (sender == config_.own_user_id && state_ == CallState::Ringing) end(std::string(events::reason::kAnsweredElsewhere), true);
+    return;
+  }
+  if (state_ != CallState::InviteSent || sender == config_.own_user_id) {
+    MXLOG_DEBUG("call {}: answer from {} in state {} ignored", call_id_, sender, to_string(state_));
+    return;
+  }
+  opponent_ = Opponent{sender, a.common.party_id};
+  peer_version_ = a.common.version;
+  timings_.answered = now;
+  timers_.stop(CallTimer::InviteLifetime);
+  emit(op::SetRemoteDescription{a.answer});
+  set_remote_metadata(a.metadata);
+  auto early = early_candidates_.find(sender + "|" + a.common.party_id.value_or(""));
+  if (early != early_candidates_.end() && !early->second.empty()) emit(op::AddRemoteCandidates{std::move(early->second)});
+  early_candidates_.clear();
+  if (peer_version_ == events::CallVersion::V1 && a.common.party_id)
+    send(events::CallSelectAnswer{common(), *a.common.party_id});
+  timers_.arm(CallTimer::ConnectTimeout, now + config_.connect_timeout);
+  set_state(CallState::Connecting);
+  MXLOG_INFO("call {}: answered by {} ({})", call_id_, sender, a.common.party_id.value_or("no party id"));
+}
+
+void Call::on_select_answer(const std::string& sender, const events::CallSelectAnswer& s) {
+  if (direction_ == CallDirection::Outbound || !from_opponent(sender, s.common)) return;
+  if (s.selected_party_id == config_.own_party_id) return;
+  // The caller chose another device (ours or someone else's): stop quietly, send nothing.
+  end(std::string(events::reason::kAnsweredElsewhere), true);
+}
+
+void Call::on_reject(const std::string& sender, const events::CallReject& r) {
+  if (direction_ == CallDirection::Inbound) {
+    if (sender == config_.own_user_id && state_ == CallState::Ringing) end("rejected_elsewhere", true);
+    return;
+  }
+  if (state_ != CallState::InviteSent || sender == config_.own_user_id) return;  // an answer was chosen already
+  if (r.common.party_id) send(events::CallSelectAnswer{common(), *r.common.party_id});
+  end("rejected", true);
+}
+
+void Call::on_negotiate(const std::string& sender, const events::CallNegotiate& n, TimePoint now) {
+  if (!from_opponent(sender, n.common) || (state_ != CallState::Connecting && state_ != CallState::Connected)) {
+    MXLOG_DEBUG("call {}: negotiate from {} ignored in state {}", call_id_, sender, to_string(state_));
+    return;
+  }
+  set_remote_metadata(n.metadata);
+  if (n.description.type == media::SdpType::Answer) {
+    if (signaling_ != Signaling::HaveLocalOffer) {
+      MXLOG_DEBUG("call {}: unexpected negotiate answer in {}", call_id_, to_string(signaling_));
+      return;
+    }
+    timers_.stop(CallTimer::NegotiateTimeout);
+    emit(op::SetRemoteDescription{n.description});
+    signaling_ = Signaling::Stable;
+    maybe_start_offer(now);
+    return;
+  }
+  const bool collision = signaling_ == Signaling::CreatingOffer || signaling_ == Signaling::HaveLocalOffer;
+  if (collision && !polite()) {
+    MXLOG_INFO("call {}: colliding renegotiation offer ignored (we are impolite)", call_id_);
+    return;
+  }
+  if (collision) {
+    MXLOG_INFO("call {}: colliding renegotiation offer accepted; ours is redone afterwards", call_id_);
+    timers_.stop(CallTimer::NegotiateTimeout);
+    offer_wanted_ = true;
+  }
+  const bool held = sdp_holds_peer(n.description.sdp);
+  if (held != remote_on_hold_) {
+    remote_on_hold_ = held;
+    emit(note::RemoteHold{held});
+  }
+  emit(op::SetRemoteDescription{n.description});
+  emit(op::CreateAnswer{});
+  signaling_ = Signaling::CreatingAnswer;
+}
+
+void Call::on_hangup(const std::string& sender, const events::CallHangup& h) {
+  const bool accept =
+      from_opponent(sender, h.common) ||
+      // A version 0 callee declines with a hangup before any answer was chosen.
+      (direction_ == CallDirection::Outbound && state_ == CallState::InviteSent && sender != config_.own_user_id);
+  if (!accept) {
+    MXLOG_DEBUG("call {}: hangup from {} ignored", call_id_, sender);
+    return;
+  }
+  end(h.reason, true);
+}
+
+void Call::on_metadata(const std::string& sender, const events::CallMetadataChanged& m) {
+  if (!from_opponent(sender, m.common)) return;
+  set_remote_metadata(m.metadata);
+}
+
+void Call::set_remote_metadata(const std::optional<events::SdpStreamMetadata>& m) {
+  if (!m || m == remote_metadata_) return;
+  remote_metadata_ = m;
+  emit(note::RemoteMetadata{*m});
+}
+
+bool sdp_holds_peer(std::string_view sdp) {
+  bool any_media = false;
+  bool all_held = true;
+  bool section_has_direction = false;
+  auto finish_section = [&] {
+    if (any_media && !section_has_direction) all_held = false;  // sendrecv by default
+  };
+  std::size_t pos = 0;
+  while (pos < sdp.size()) {
+    std::size_t end = sdp.find('\n', pos);
+    if (end == std::string_view::npos) end = sdp.size();
+    std::string_view line = sdp.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    pos = end + 1;
+    if (line.rfind("m=", 0) == 0) {
+      finish_section();
+      any_media = true;
+      section_has_direction = false;
+    } else if (any_media && (line == "a=sendonly" || line == "a=inactive")) {
+      section_has_direction = true;
+    } else if (any_media && (line == "a=sendrecv" || line == "a=recvonly")) {
+      section_has_direction = true;
+      all_held = false;
+    }
+  }
+  finish_section();
+  return any_media && all_held;
+}
+
+}  // namespace mxcall::core
