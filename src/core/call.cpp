@@ -87,6 +87,7 @@ Result<Call> Call::receive(CallConfig config, const std::string& sender, const e
   Call c(std::move(config), invite.common.call_id, CallDirection::Inbound);
   c.opponent_ = Opponent{sender, invite.common.party_id};
   c.peer_version_ = invite.common.version;
+  c.remote_offers_video_ = invite.offer.sdp.find("m=video") != std::string::npos;
   c.timings_.started = now;
   c.timers_.arm(CallTimer::RingDeadline, now + Duration(remaining));
   c.emit(op::CreatePeer{c.config_.peer});

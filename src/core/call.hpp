@@ -74,6 +74,9 @@ class Call {
   bool on_hold() const { return on_hold_; }
   bool remote_on_hold() const { return remote_on_hold_; }
   bool video_enabled() const { return video_enabled_; }
+  bool remote_offers_video() const { return remote_offers_video_; }
+  // True while poll() would still return something.
+  bool has_output() const { return !outputs_.empty() || (!local_candidates_.empty() && may_send_candidates()); }
   // True once our invite or answer went out (so a hangup must be sent).
   bool announced() const;
 
@@ -138,6 +141,7 @@ class Call {
   bool remote_on_hold_ = false;
   bool offer_wanted_ = false;         // a renegotiation is due once signaling is stable
   bool ice_restart_wanted_ = false;   // ...and it must restart ICE
+  bool remote_offers_video_ = false;
 };
 
 // True when every media section of an offer says sendonly or inactive: the sender holds us.

@@ -105,6 +105,9 @@ struct ClosePeer {};
 }  // namespace op
 
 namespace note {  // for the app
+// A new inbound call that rings (emitted by the CallRegistry once a whole batch was handled,
+// so an invite whose hangup came in the same batch never rings).
+struct Incoming { std::string room_id; std::string caller; bool video_offered; };
 struct StateChanged { CallState state; };
 struct Connected { Duration setup; };  // since the invite was sent or received
 struct RemoteMetadata { events::SdpStreamMetadata metadata; };
@@ -119,7 +122,7 @@ struct Ended { std::string reason; bool by_remote; };
 using CallOutput = std::variant<SendSignal, op::CreatePeer, op::AddTrack, op::RemoveTrack, op::CreateOffer,
                                 op::CreateAnswer, op::SetRemoteDescription, op::AddRemoteCandidates,
                                 op::SetTrackMuted, op::SetLocalHold, op::SendDtmf, op::ClosePeer,
-                                note::StateChanged, note::Connected, note::RemoteMetadata, note::RemoteHold,
+                                note::Incoming, note::StateChanged, note::Connected, note::RemoteMetadata, note::RemoteHold,
                                 note::RemoteTrack, note::FirstMedia, note::Dtmf, note::LinkChanged, note::Ended>;
 
 // Timings of one call, for the CLI summary and the benchmark.

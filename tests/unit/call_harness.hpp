@@ -33,6 +33,72 @@ struct FakePeer {
   std::vector<std::string> ops;  // names of the operations performed, in order
 };
 
+// Turns the media operations of one call into the events a working engine would report.
+struct FakeMedia {
+  using Inbox = std::deque<media::MediaEvent>;
+  static std::string sdp_for(const FakePeer& peer, bool restart) {
+    std::string sdp = "v=0\r\n";
+    for (const auto& t : peer.tracks) {
+      sdp += t.kind == media::MediaKind::Audio ? "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" : "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n";
+      sdp += "a=msid:" + t.stream_id + " " + t.track_id + "\r\n";
+      sdp += peer.hold ? "a=sendonly\r\n" : "a=sendrecv\r\n";
+    }
+    if (restart) sdp += "a=ice-ufrag:restart" + std::to_string(peer.restarts) + "\r\n";
+    return sdp;
+  }
+
+  static void local_description(FakePeer& p, Inbox& inbox, media::SdpType type, bool restart) {
+    p.local_desc = true;
+    inbox.push_back(media::LocalDescriptionReady{1, {type, sdp_for(p, restart)}});
+    inbox.push_back(media::LocalCandidate{1, {"candidate:1 1 udp 1 127.0.0.1 5000 typ host", "0", 0}});
+    inbox.push_back(media::LocalCandidate{1, {"", std::nullopt, std::nullopt}});
+    maybe_connect(p, inbox);
+  }
+
+  static void maybe_connect(FakePeer& p, Inbox& inbox) {
+    if (p.connected || !p.local_desc || !p.remote_desc || !p.got_remote_candidate || !p.ice_works) return;
+    p.connected = true;
+    inbox.push_back(media::IceStateChanged{1, media::IceState::Connected});
+    inbox.push_back(media::RemoteTrackAdded{1, media::MediaKind::Audio, p.remote_stream, "0"});
+    inbox.push_back(media::FirstMediaDecoded{1, media::MediaKind::Audio});
+  }
+
+  static void perform(FakePeer& p, Inbox& inbox, const CallOutput& o,
+                      const std::function<void(const core::SendSignal&)>& send) {
+    std::visit(util::overloaded{
+                   [&](const core::SendSignal& s) { send(s); },
+                   [&](const core::op::CreatePeer&) { p.exists = true; p.ops.push_back("create_peer"); },
+                   [&](const core::op::AddTrack& t) { p.tracks.push_back(t.track); p.ops.push_back("add_track"); },
+                   [&](const core::op::RemoveTrack& t) {
+                     std::erase_if(p.tracks, [&](const media::TrackSpec& s) { return s.track_id == t.track_id; });
+                     p.ops.push_back("remove_track");
+                   },
+                   [&](const core::op::CreateOffer& c) {
+                     p.ops.push_back(c.options.ice_restart ? "create_offer_restart" : "create_offer");
+                     if (c.options.ice_restart) {
+                       ++p.restarts;
+                       p.connected = false;
+                     }
+                     local_description(p, inbox, media::SdpType::Offer, c.options.ice_restart);
+                   },
+                   [&](const core::op::CreateAnswer&) { p.ops.push_back("create_answer"); local_description(p, inbox, media::SdpType::Answer, false); },
+                   [&](const core::op::SetRemoteDescription& d) {
+                     p.ops.push_back("set_remote");
+                     p.remote_desc = true;
+                     if (auto pos = d.description.sdp.find("a=msid:"); pos != std::string::npos)
+                       p.remote_stream = d.description.sdp.substr(pos + 7, d.description.sdp.find(' ', pos) - pos - 7);
+                     if (d.description.sdp.find("a=ice-ufrag:restart") != std::string::npos) p.connected = false;
+                     maybe_connect(p, inbox);
+                   },
+                   [&](const core::op::AddRemoteCandidates&) { p.got_remote_candidate = true; p.ops.push_back("add_candidates"); maybe_connect(p, inbox); },
+                   [&](const core::op::SetLocalHold& h) { p.hold = h.on_hold; p.ops.push_back("hold"); },
+                   [&](const core::op::ClosePeer&) { p.exists = false; p.ops.push_back("close"); },
+                   [&](const auto&) {},
+               },
+               o);
+  }
+};
+
 struct Device {
   std::string user;
   std::string party;
@@ -159,70 +225,11 @@ class Room {
     dev.call->handle(core::RemoteSignal{p.sender, p.event, delivery_age_ms}, now);
   }
 
-  static std::string sdp_for(const FakePeer& peer, bool restart) {
-    std::string sdp = "v=0\r\n";
-    for (const auto& t : peer.tracks) {
-      sdp += t.kind == media::MediaKind::Audio ? "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" : "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n";
-      sdp += "a=msid:" + t.stream_id + " " + t.track_id + "\r\n";
-      sdp += peer.hold ? "a=sendonly\r\n" : "a=sendrecv\r\n";
-    }
-    if (restart) sdp += "a=ice-ufrag:restart" + std::to_string(peer.restarts) + "\r\n";
-    return sdp;
-  }
-
-  void local_description(Device& dev, media::SdpType type, bool restart) {
-    dev.peer.local_desc = true;
-    dev.media_inbox.push_back(media::LocalDescriptionReady{1, {type, sdp_for(dev.peer, restart)}});
-    dev.media_inbox.push_back(media::LocalCandidate{1, {"candidate:1 1 udp 1 127.0.0.1 5000 typ host", "0", 0}});
-    dev.media_inbox.push_back(media::LocalCandidate{1, {"", std::nullopt, std::nullopt}});
-    maybe_connect(dev);
-  }
-
-  void maybe_connect(Device& dev) {
-    FakePeer& p = dev.peer;
-    if (p.connected || !p.local_desc || !p.remote_desc || !p.got_remote_candidate || !p.ice_works) return;
-    p.connected = true;
-    dev.media_inbox.push_back(media::IceStateChanged{1, media::IceState::Connected});
-    dev.media_inbox.push_back(media::RemoteTrackAdded{1, media::MediaKind::Audio, p.remote_stream, "0"});
-    dev.media_inbox.push_back(media::FirstMediaDecoded{1, media::MediaKind::Audio});
-  }
-
   void perform(Device& dev, const CallOutput& o) {
-    FakePeer& p = dev.peer;
-    std::visit(util::overloaded{
-                   [&](const core::SendSignal& s) {
-                     dev.sent.push_back(s.event);
-                     room_.push_back({dev.user, s.event});
-                   },
-                   [&](const core::op::CreatePeer&) { p.exists = true; p.ops.push_back("create_peer"); },
-                   [&](const core::op::AddTrack& t) { p.tracks.push_back(t.track); p.ops.push_back("add_track"); },
-                   [&](const core::op::RemoveTrack& t) {
-                     std::erase_if(p.tracks, [&](const media::TrackSpec& s) { return s.track_id == t.track_id; });
-                     p.ops.push_back("remove_track");
-                   },
-                   [&](const core::op::CreateOffer& c) {
-                     p.ops.push_back(c.options.ice_restart ? "create_offer_restart" : "create_offer");
-                     if (c.options.ice_restart) {
-                       ++p.restarts;
-                       p.connected = false;
-                     }
-                     local_description(dev, media::SdpType::Offer, c.options.ice_restart);
-                   },
-                   [&](const core::op::CreateAnswer&) { p.ops.push_back("create_answer"); local_description(dev, media::SdpType::Answer, false); },
-                   [&](const core::op::SetRemoteDescription& d) {
-                     p.ops.push_back("set_remote");
-                     p.remote_desc = true;
-                     if (auto pos = d.description.sdp.find("a=msid:"); pos != std::string::npos)
-                       p.remote_stream = d.description.sdp.substr(pos + 7, d.description.sdp.find(' ', pos) - pos - 7);
-                     if (d.description.sdp.find("a=ice-ufrag:restart") != std::string::npos) p.connected = false;
-                     maybe_connect(dev);
-                   },
-                   [&](const core::op::AddRemoteCandidates&) { p.got_remote_candidate = true; p.ops.push_back("add_candidates"); maybe_connect(dev); },
-                   [&](const core::op::SetLocalHold& h) { p.hold = h.on_hold; p.ops.push_back("hold"); },
-                   [&](const core::op::ClosePeer&) { p.exists = false; p.ops.push_back("close"); },
-                   [&](const auto&) {},
-               },
-               o);
+    FakeMedia::perform(dev.peer, dev.media_inbox, o, [&](const core::SendSignal& sig) {
+      dev.sent.push_back(sig.event);
+      room_.push_back({dev.user, sig.event});
+    });
   }
 };
 
