@@ -54,6 +54,8 @@ struct PeerConfig {
   bool include_loopback = false;
   std::chrono::milliseconds jitterbuffer_latency{50};
   std::chrono::milliseconds stun_pacing{5};
+  // Play received audio on the default output (autoaudiosink) instead of discarding it.
+  bool play_audio = false;
 };
 
 enum class SourceKind { Test, Device };

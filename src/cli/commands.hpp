@@ -18,5 +18,6 @@ using Action = std::function<int()>;
 
 void add_homeserver_command(CLI::App& app, Action& action);
 void add_demo_command(CLI::App& app, Action& action);
+void add_call_commands(CLI::App& app, Action& action);
 
 }  // namespace mxcall::cli

@@ -1,125 +1,94 @@
 // `mxcall demo`: the README's main job. Starts (or reuses) the local Synapse, registers two
-// users, logs them in with stores of their own, and shows them syncing: a DM invite, a room
-// event and a to-device message, each timed from send to arrival through /sync.
-// (Calls join this demo as the call layers land.)
+// users, logs both in (each its own device, store and sync loop) and has them talk: alice
+// calls bob in their DM, bob answers, audio flows both ways with live packet counts, alice
+// hangs up. Ends with a summary (human lines, or JSON lines with --json).
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <functional>
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "mxcall/client.hpp"
 #include "mxcall/homeserver.hpp"
-#include "mxcall/matrix/api.hpp"
-#include "mxcall/matrix/session.hpp"
-#include "mxcall/matrix/sync_loop.hpp"
-#include "mxcall/store.hpp"
 
 namespace mxcall::cli {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using matrix::Json;
+using Json = nlohmann::json;
 
 struct DemoArgs {
   std::string dir = homeserver::default_dir().string();
   bool keep = false;
+  bool json = false;
+  bool video = false;
+  double duration_s = 5;
 };
 
 class Progress {
  public:
-  void say(const std::string& line) {
-    const double s = std::chrono::duration<double>(Clock::now() - start_).count();
-    std::printf("[%6.2fs] %s\n", s, line.c_str());
-    std::fflush(stdout);
-  }
-
- private:
-  Clock::time_point start_ = Clock::now();
-};
-
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-// One demo user: a store, an Api and a sync loop whose batches wake waiters.
-class DemoUser {
- public:
-  DemoUser(std::string name, std::string base_url) : name_(std::move(name)), api_(std::move(base_url)) {}
-  ~DemoUser() { stop_sync(); }
-  void stop_sync() { if (sync_) sync_->stop(); }
-
-  Status login(const std::filesystem::path& dir, const std::string& password) {
-    auto store = store::Store::open(dir / "clients" / (name_ + ".db"));
-    if (!store.ok()) return store.error();
-    store_ = std::shared_ptr<store::Store>(std::move(store).value().release());
-    auto session = matrix::login_or_restore(api_, *store_, name_, password, "mxcall demo");
-    if (!session.ok()) return session.error();
-    session_ = *session;
-    return ok_status();
-  }
-
-  Status start_sync() {
-    sync_ = std::make_unique<matrix::SyncLoop>(api_.base_url(), session_.access_token, store_,
-                                               [this](const matrix::SyncBatch& b) { on_batch(b); });
-    return sync_->start();
-  }
-
-  // Waits until pred(batch) was true for a batch; false on timeout.
-  bool wait_for(const std::function<bool(const matrix::SyncBatch&)>& pred,
-                std::chrono::seconds timeout = std::chrono::seconds(30)) {
-    std::unique_lock lock(mutex_);
-    pred_ = pred;
-    matched_ = false;
-    const bool ok = cv_.wait_for(lock, timeout, [this] { return matched_; });
-    pred_ = nullptr;
-    return ok;
-  }
-
-  matrix::Api& api() { return api_; }
-  const store::Session& session() const { return session_; }
-  std::uint64_t batches() const { return sync_ ? sync_->batches() : 0; }
-
- private:
-  void on_batch(const matrix::SyncBatch& b) {
+  explicit Progress(bool json) : json_(json) {}
+  void say(const std::string& line, Json j = Json::object()) {
     std::lock_guard lock(mutex_);
-    if (pred_ && pred_(b)) {
-      matched_ = true;
-      cv_.notify_all();
+    const double s = std::chrono::duration<double>(Clock::now() - start_).count();
+    if (json_) {
+      j["t_ms"] = static_cast<long long>(s * 1000);
+      if (!j.contains("event")) j["event"] = "progress";
+      j["message"] = line;
+      std::cout << j.dump() << std::endl;
+    } else {
+      std::printf("[%6.2fs] %s\n", s, line.c_str());
+      std::fflush(stdout);
     }
   }
 
-  std::string name_;
-  matrix::Api api_;
-  std::shared_ptr<store::Store> store_;
-  store::Session session_;
-  std::unique_ptr<matrix::SyncLoop> sync_;
+ private:
   std::mutex mutex_;
-  std::condition_variable cv_;
-  std::function<bool(const matrix::SyncBatch&)> pred_;
-  bool matched_ = false;
+  bool json_;
+  Clock::time_point start_ = Clock::now();
+};
+
+long long ms(std::chrono::milliseconds d) { return static_cast<long long>(d.count()); }
+Json opt_ms(const std::optional<std::chrono::milliseconds>& d) { return d ? Json(d->count()) : Json(nullptr); }
+
+// Everything one demo user saw, for waiting on.
+struct Watch {
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<CallUpdate> seen;
+  bool has(CallUpdate::Kind k) {
+    for (const auto& u : seen)
+      if (u.kind == k) return true;
+    return false;
+  }
+  bool wait(CallUpdate::Kind k, std::chrono::seconds timeout) {
+    std::unique_lock lock(m);
+    return cv.wait_for(lock, timeout, [&] { return has(k); });
+  }
 };
 
 int fail(Progress& p, const std::string& what, const Error& e) {
-  p.say("FAILED: " + what + ": " + e.describe());
+  p.say("FAILED: " + what + ": " + e.describe(), {{"event", "error"}});
   return 1;
 }
 
 int run_demo(const DemoArgs& args) {
-  Progress p;
+  Progress p(args.json);
   homeserver::SynapseOptions options;
   options.dir = args.dir;
   auto t0 = Clock::now();
   auto synapse = homeserver::LocalSynapse::start(options);
   if (!synapse.ok()) return fail(p, "starting the homeserver", synapse.error());
-  p.say("homeserver " + synapse->base_url() + (synapse->reused() ? " (already running)" : " started") +
-        " in " + std::to_string(static_cast<int>(ms_since(t0))) + " ms");
+  p.say("homeserver " + synapse->base_url() + (synapse->reused() ? " (already running)" : " started") + " in " +
+        std::to_string(ms(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0))) + " ms");
 
   const std::string password = "mxcall-demo";
   for (const char* name : {"alice", "bob"}) {
@@ -129,85 +98,111 @@ int run_demo(const DemoArgs& args) {
     else return fail(p, std::string("registering ") + name, user.error());
   }
 
-  DemoUser alice("alice", synapse->base_url());
-  DemoUser bob("bob", synapse->base_url());
-  for (DemoUser* u : {&alice, &bob}) {
+  std::unique_ptr<Client> clients[2];
+  Watch watch[2];
+  const char* names[2] = {"alice", "bob"};
+  for (int i = 0; i < 2; ++i) {
+    ClientOptions o;
+    o.homeserver = synapse->base_url();
+    o.user = names[i];
+    o.password = password;
+    o.store = std::filesystem::path(args.dir) / "clients" / (std::string(names[i]) + ".db");
+    o.auto_join_invites = i == 1;  // bob joins the DM alice creates
+    o.include_loopback_candidates = true;
     t0 = Clock::now();
-    if (auto st = u->login(args.dir, password); !st.ok()) return fail(p, "logging in", st.error());
-    p.say(u->session().user_id + " logged in as device " + u->session().device_id + " in " +
-          std::to_string(static_cast<int>(ms_since(t0))) + " ms");
-    if (auto st = u->start_sync(); !st.ok()) return fail(p, "starting sync", st.error());
+    auto c = Client::start(o);
+    if (!c.ok()) return fail(p, std::string("starting ") + names[i], c.error());
+    clients[i] = std::move(c).value();
+    p.say(clients[i]->user_id() + " logged in as device " + clients[i]->device_id() + " and syncing (" +
+          std::to_string(ms(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0))) + " ms)");
+  }
+  Client& alice = *clients[0];
+  Client& bob = *clients[1];
+  for (int i = 0; i < 2; ++i) {
+    Client* self = clients[i].get();
+    Watch* w = &watch[i];
+    const std::string who = names[i];
+    self->on_update([&p, self, w, who, i, &args](const CallUpdate& u) {
+      if (u.kind == CallUpdate::Kind::Incoming) {
+        p.say("bob's device rings: " + std::string(u.video ? "video" : "voice") + " call from " + u.peer + "; answering",
+              {{"event", "incoming"}, {"call_id", u.call_id}});
+        (void)self->answer(u.call_id, args.video);
+      } else if (u.kind == CallUpdate::Kind::Connected) {
+        p.say(who + " connected " + std::to_string(ms(u.setup)) + " ms after the invite", {{"event", "connected"}, {"who", who}, {"setup_ms", ms(u.setup)}});
+      } else if (u.kind == CallUpdate::Kind::FirstMedia) {
+        p.say(who + " hears " + std::string(media::to_string(u.media_kind)) + " " + std::to_string(ms(u.setup)) + " ms after the invite",
+              {{"event", "first_media"}, {"who", who}, {"setup_ms", ms(u.setup)}});
+      } else if (u.kind == CallUpdate::Kind::Ended) {
+        p.say(who + "'s call ended: " + u.reason + (u.by_remote ? " (by the peer)" : ""), {{"event", "ended"}, {"who", who}, {"reason", u.reason}});
+      }
+      (void)i;
+      std::lock_guard lock(w->m);
+      w->seen.push_back(u);
+      w->cv.notify_all();
+    });
   }
 
-  // 1. A DM invite from alice reaches bob through his /sync.
-  matrix::CreateRoomRequest dm;
-  dm.invite = {bob.session().user_id};
-  dm.is_direct = true;
-  dm.preset = "trusted_private_chat";
-  t0 = Clock::now();
-  auto room = alice.api().create_room(dm);
-  if (!room.ok()) return fail(p, "creating the DM", room.error());
-  const bool invited = bob.wait_for([&](const matrix::SyncBatch& b) {
-    for (const auto& inv : b.invited)
-      if (inv.room_id == *room) return true;
-    return false;
-  });
-  if (!invited) return fail(p, "waiting for the invite", Error::make(ErrorKind::Timeout, "bob never saw it"));
-  p.say("bob got alice's DM invite to " + *room + " in " + std::to_string(static_cast<int>(ms_since(t0))) + " ms");
-  if (auto j = bob.api().join_room(*room); !j.ok()) return fail(p, "joining", j.error());
-  p.say("bob joined the DM");
+  p.say("alice calls bob");
+  auto call_id = alice.place_call(bob.user_id(), args.video);
+  if (!call_id.ok()) return fail(p, "placing the call", call_id.error());
+  if (!watch[0].wait(CallUpdate::Kind::Connected, std::chrono::seconds(60)) ||
+      !watch[1].wait(CallUpdate::Kind::Connected, std::chrono::seconds(10)))
+    return fail(p, "connecting", Error::make(ErrorKind::Timeout, "the call did not connect"));
 
-  // 2. A room event from alice, timed until bob's /sync delivers it.
-  t0 = Clock::now();
-  auto ev = alice.api().send_event(*room, "m.room.message", Json{{"msgtype", "m.text"}, {"body", "hello bob"}},
-                                   matrix::new_txn_id());
-  if (!ev.ok()) return fail(p, "sending a message", ev.error());
-  const bool got = bob.wait_for([&](const matrix::SyncBatch& b) {
-    for (const auto& r : b.joined)
-      for (const auto& e : r.timeline)
-        if (e.event_id == *ev) return true;
-    return false;
-  });
-  if (!got) return fail(p, "waiting for the message", Error::make(ErrorKind::Timeout, "bob never saw it"));
-  p.say("bob received \"hello bob\" through /sync " + std::to_string(static_cast<int>(ms_since(t0))) +
-        " ms after alice sent it");
+  const auto until = Clock::now() + std::chrono::milliseconds(static_cast<long>(args.duration_s * 1000));
+  while (Clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    auto a = alice.summary(*call_id);
+    auto b = bob.summary(*call_id);
+    if (!a || !b) break;
+    p.say("audio packets alice -> bob: " + std::to_string(a->stats.audio.packets_sent) + " sent / " +
+              std::to_string(b->stats.audio.packets_received) + " received; bob -> alice: " +
+              std::to_string(b->stats.audio.packets_sent) + " / " + std::to_string(a->stats.audio.packets_received),
+          {{"event", "stats"}, {"alice_audio_received", a->stats.audio.packets_received}, {"bob_audio_received", b->stats.audio.packets_received}});
+  }
+  (void)alice.hangup(*call_id);
+  watch[1].wait(CallUpdate::Kind::Ended, std::chrono::seconds(10));
+  auto a = alice.summary(*call_id);
+  auto b = bob.summary(*call_id);
+  for (auto& c : clients) c->stop();
 
-  // 3. A to-device message from bob to alice's device.
-  matrix::ToDeviceBatch td;
-  td.event_type = "org.mxcall.demo.ping";
-  td.txn_id = matrix::new_txn_id();
-  td.messages[alice.session().user_id][alice.session().device_id] = Json{{"ping", 1}};
-  t0 = Clock::now();
-  if (auto st = bob.api().send_to_device(td); !st.ok()) return fail(p, "sending to-device", st.error());
-  const bool pinged = alice.wait_for([&](const matrix::SyncBatch& b) {
-    for (const auto& t : b.to_device)
-      if (t.type == "org.mxcall.demo.ping" && t.sender == bob.session().user_id) return true;
-    return false;
-  });
-  if (!pinged) return fail(p, "waiting for the to-device message", Error::make(ErrorKind::Timeout, "alice never saw it"));
-  p.say("alice's device received bob's to-device message in " + std::to_string(static_cast<int>(ms_since(t0))) + " ms");
-  p.say("both users logged in and syncing (alice " + std::to_string(alice.batches()) + " sync batches, bob " +
-        std::to_string(bob.batches()) + ")");
+  bool ok = a && b && a->connected && b->connected && a->stats.audio.packets_received > 0 && b->stats.audio.packets_received > 0;
+  if (a && b) {
+    Json summary = {{"event", "summary"},
+                    {"calls", Json::array({{{"call_id", a->call_id},
+                                            {"connected", a->connected && b->connected},
+                                            {"end_reason", a->end_reason},
+                                            {"setup_ms",
+                                             {{"invite_to_answer", opt_ms(a->invite_to_answer)},
+                                              {"invite_to_ice_connected", opt_ms(a->invite_to_ice_connected)},
+                                              {"invite_to_first_audio", opt_ms(a->invite_to_first_audio)}}},
+                                            {"audio_packets_received", {{"alice", a->stats.audio.packets_received}, {"bob", b->stats.audio.packets_received}}}}})},
+                    {"ok", ok}};
+    p.say(std::string("summary: ") + (ok ? "call connected, audio flowed both ways" : "the call did not work") +
+              "; invite to first audio " + (a->invite_to_first_audio ? std::to_string(ms(*a->invite_to_first_audio)) + " ms" : "n/a"),
+          summary);
+  }
 
-  alice.stop_sync();
-  bob.stop_sync();
   if (!synapse->reused() && !args.keep) {
     if (auto st = synapse->stop(); !st.ok()) return fail(p, "stopping the homeserver", st.error());
     p.say("homeserver stopped (pass --keep to leave it running)");
   } else {
     p.say("homeserver left running at " + synapse->base_url() + " (mxcall homeserver stop --dir " + args.dir + ")");
   }
-  p.say("demo finished");
-  return 0;
+  p.say(ok ? "demo finished" : "demo FAILED", {{"event", "done"}, {"ok", ok}});
+  return ok ? 0 : 1;
 }
 
 }  // namespace
 
 void add_demo_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<DemoArgs>();
-  auto* cmd = app.add_subcommand("demo", "Start the local homeserver and show two users logged in and syncing");
+  auto* cmd = app.add_subcommand("demo", "Local homeserver, two users, a real call between them");
   cmd->add_option("--dir", args->dir, "Homeserver state directory")->capture_default_str();
   cmd->add_flag("--keep", args->keep, "Leave a homeserver the demo started running afterwards");
+  cmd->add_flag("--json", args->json, "One JSON object per line; the last holds the summary");
+  cmd->add_flag("--video", args->video, "A video call (VP8 test pattern) instead of voice");
+  cmd->add_option("--duration", args->duration_s, "Seconds the call stays up")->capture_default_str();
   cmd->callback([&action, args] { action = [args] { return run_demo(*args); }; });
 }
 

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   mxcall::cli::Action action;
   mxcall::cli::add_homeserver_command(app, action);
   mxcall::cli::add_demo_command(app, action);
+  mxcall::cli::add_call_commands(app, action);
 
   try {
     app.parse(argc, argv);

@@ -41,6 +41,8 @@ class CallRegistry {
   // A command or media event for one call; unknown or ended calls are ignored with a log line.
   void handle(const std::string& call_id, const CallInput& input, TimePoint now);
   void tick(TimePoint now);
+  // ICE servers for calls created from now on (TURN credentials are refreshed by the client).
+  void set_ice_servers(std::vector<media::IceServer> servers) { config_.call.peer.ice_servers = std::move(servers); }
 
   std::optional<RegistryOutput> poll();
   std::optional<TimePoint> next_deadline() const;

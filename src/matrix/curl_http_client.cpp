@@ -1,7 +1,12 @@
 #include "matrix/curl_http_client.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cctype>
 #include <mutex>
+#include <vector>
 #include <string_view>
 
 #include <curl/curl.h>
@@ -38,7 +43,36 @@ void ensure_curl_initialized() {
 struct CurlHttpClient::Impl {
   CURL* easy = nullptr;
   std::size_t max_body = 0;
+  std::mutex socket_mutex;  // guards `sockets` against abort() racing a close
+  std::vector<curl_socket_t> sockets;
 };
+
+namespace {
+
+curl_socket_t open_socket(void* user, curlsocktype, curl_sockaddr* addr) {
+  auto* impl = static_cast<CurlHttpClient::Impl*>(user);
+  curl_socket_t fd = ::socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+  if (fd != CURL_SOCKET_BAD) {
+    std::lock_guard lock(impl->socket_mutex);
+    impl->sockets.push_back(fd);
+  }
+  return fd;
+}
+
+int close_socket(void* user, curl_socket_t fd) {
+  auto* impl = static_cast<CurlHttpClient::Impl*>(user);
+  std::lock_guard lock(impl->socket_mutex);
+  std::erase(impl->sockets, fd);
+  return ::close(fd);
+}
+
+}  // namespace
+
+void CurlHttpClient::abort() noexcept {
+  aborted_.store(true);
+  std::lock_guard lock(impl_->socket_mutex);
+  for (curl_socket_t fd : impl_->sockets) ::shutdown(fd, SHUT_RDWR);
+}
 
 namespace {
 
@@ -109,6 +143,7 @@ CurlHttpClient::CurlHttpClient(std::size_t max_body_bytes) : impl_(std::make_uni
   ensure_curl_initialized();
   impl_->easy = curl_easy_init();
   impl_->max_body = max_body_bytes;
+
 }
 
 CurlHttpClient::~CurlHttpClient() {
@@ -143,6 +178,10 @@ HttpResponse CurlHttpClient::perform(const HttpRequest& request) {
   curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
   curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &transfer);
   curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, impl_.get());
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, impl_.get());
 
   switch (request.method) {
     case HttpMethod::Get: curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L); break;
@@ -162,6 +201,12 @@ HttpResponse CurlHttpClient::perform(const HttpRequest& request) {
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 
   const CURLcode code = curl_easy_perform(easy);
+  if (aborted_.load()) {
+    curl_slist_free_all(headers);
+    response.outcome = HttpOutcome::Aborted;
+    response.error_text = "aborted";
+    return response;
+  }
   curl_slist_free_all(headers);
 
   if (transfer.too_large) {

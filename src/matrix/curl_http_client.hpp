@@ -20,13 +20,17 @@ class CurlHttpClient final : public HttpClient {
 
   HttpResponse perform(const HttpRequest& request) override;
 
-  void abort() noexcept override { aborted_.store(true); }
+  // Also shuts the connection down, so a long-poll returns at once (libcurl's progress
+  // callback alone only runs about once a second while a transfer is idle).
+  void abort() noexcept override;
   void reset_abort() noexcept { aborted_.store(false); }
 
+  struct Impl;  // public so libcurl's C callbacks can reach it
+
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
   std::atomic<bool> aborted_{false};
+
 };
 
 // curl_global_init exactly once per process (called by CurlHttpClient's constructor).

@@ -64,6 +64,12 @@ void Sender::send_state(std::string room_id, std::string type, std::string state
   });
 }
 
+void Sender::submit(std::function<void(Api&)> job) {
+  enqueue([job = std::move(job)](Api& api, bool cancelled) {
+    if (!cancelled) job(api);
+  });
+}
+
 bool Sender::wait_idle(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   return cv_.wait_for(lock, timeout, [this] { return queue_.empty() && !busy_; });

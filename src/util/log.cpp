@@ -1,5 +1,6 @@
 #include "mxcall/log.hpp"
 
+#include <cstdlib>
 #include <mutex>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -16,6 +17,8 @@ std::shared_ptr<spdlog::logger> get() {
       logger = spdlog::stderr_color_mt("mxcall");
       logger->set_pattern("%H:%M:%S.%e %^%-5l%$ [%n] %v");
       logger->set_level(spdlog::level::info);
+      // MXCALL_LOG=trace|debug|info|warn|error|off overrides the default (tests, debugging).
+      if (const char* env = std::getenv("MXCALL_LOG")) logger->set_level(spdlog::level::from_str(env));
     }
   });
   return logger;

@@ -20,14 +20,24 @@ fi
 "$MXCALL" -q homeserver status --dir "$dir" >/dev/null || fail "status of a running server"
 
 # The demo reuses the running server and leaves it running.
-out=$("$MXCALL" demo --dir "$dir" 2>/dev/null) || fail "demo: $out"
+out=$("$MXCALL" demo --dir "$dir" --duration 2 2>/dev/null) || fail "demo: $out"
 echo "$out"
-for expect in "already running" "logged in as device" "bob received" "to-device message" "demo finished"; do
+for expect in "already running" "logged in as device" "bob's device rings" "alice connected" "bob hears audio" "audio flowed both ways" "demo finished"; do
   grep -q "$expect" <<<"$out" || fail "demo output lacks '$expect'"
 done
 # A second demo run restores the stored sessions instead of making new devices.
-out2=$("$MXCALL" demo --dir "$dir" 2>&1) || fail "second demo"
+out2=$("$MXCALL" demo --dir "$dir" --duration 1 --json 2>&1) || fail "second demo"
 grep -q "session: restored @alice:localhost" <<<"$out2" || fail "second demo did not restore alice's session"
+# With --json the last stdout line is the summary object.
+last=$(grep '^{' <<<"$out2" | grep '"event":"summary"' | tail -1)
+python3 - "$last" <<'PY' || fail "the JSON summary is not what it should be: $last"
+import json, sys
+s = json.loads(sys.argv[1])
+call = s["calls"][0]
+assert s["ok"] and call["connected"], s
+assert call["audio_packets_received"]["alice"] > 0 and call["audio_packets_received"]["bob"] > 0, s
+assert call["setup_ms"]["invite_to_first_audio"] is not None, s
+PY
 
 "$MXCALL" -q homeserver stop --dir "$dir" || fail "stop"
 "$MXCALL" -q homeserver status --dir "$dir" >/dev/null
@@ -36,7 +46,7 @@ pgrep -f "$dir/homeserver.yaml" >/dev/null && fail "Synapse still running after 
 
 # A demo that starts its own homeserver stops it at the end.
 rm -rf "$dir"; mkdir -p "$dir"
-"$MXCALL" -q demo --dir "$dir" >/dev/null || fail "demo on a fresh dir"
+"$MXCALL" -q demo --dir "$dir" --duration 1 >/dev/null || fail "demo on a fresh dir"
 pgrep -f "$dir/homeserver.yaml" >/dev/null && fail "the demo left its Synapse running"
 rm -rf "$dir"
 echo "cli: all checks passed"

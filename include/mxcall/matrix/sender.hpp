@@ -34,6 +34,9 @@ class Sender {
   void send_state(std::string room_id, std::string type, std::string state_key, Json content,
                   EventCallback done = {});
 
+  // Any other request, in order with the sends (e.g. joining a room); skipped once stopped.
+  void submit(std::function<void(Api&)> job);
+
   // True when every queued request has completed before the timeout.
   bool wait_idle(std::chrono::milliseconds timeout);
   // Cancels what is queued or in flight (callbacks get ErrorKind::Cancelled) and joins.

@@ -1,0 +1,175 @@
+// One peer connection: a pipeline with one webrtcbin, its send branches (test/device sources →
+// encoder → payloader) and the decode branches webrtcbin's src pads get. Thread rules (STACK
+// trap 7): operations come from the owner's thread; GStreamer calls back on its own threads,
+// and everything is reported through `emit`, which only queues (the engine delivers events on
+// its loop thread). State touched from both sides sits behind `mu_`; `emit` is never called
+// with a GStreamer lock held by us, and GStreamer is never called while `mu_` is held except
+// for non-blocking action signals.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "media/dtls_cert.hpp"
+#include "media/sdp_rewrite.hpp"
+#include "mxcall/media.hpp"
+
+namespace mxcall::media {
+
+class GstRuntime;
+
+struct Counters {
+  std::atomic<std::uint64_t> packets{0};
+  std::atomic<std::uint64_t> bytes{0};
+  void add(std::uint64_t n_bytes) {
+    packets.fetch_add(1, std::memory_order_relaxed);
+    bytes.fetch_add(n_bytes, std::memory_order_relaxed);
+  }
+};
+
+class WebrtcbinPeer;
+
+// A send branch: source → encoder → payloader → [dtmf mux] → webrtcbin sink pad.
+struct LocalTrack {
+  WebrtcbinPeer* peer = nullptr;
+  TrackSpec spec;
+  std::vector<GstElement*> elements;  // owned by the pipeline
+  GstElement* volume = nullptr;       // audio: mute
+  GstElement* dtmf_src = nullptr;     // audio: rtpdtmfsrc (send_dtmf)
+  GstPad* sink_pad = nullptr;         // webrtcbin's request pad (+1)
+  std::atomic<bool> muted{false};
+  std::atomic<bool> removed{false};
+  bool caps_ready = false;  // under the peer's mu_
+  Counters sent;
+};
+
+class WebrtcbinPeer {
+ public:
+  using Emit = std::function<void(MediaEvent)>;
+
+  static Result<std::shared_ptr<WebrtcbinPeer>> create(PeerId id, const PeerConfig& config,
+                                                       GstRuntime& runtime, Emit emit);
+  WebrtcbinPeer(PeerId id, PeerConfig config, GstRuntime& runtime, Emit emit);
+  ~WebrtcbinPeer();
+  WebrtcbinPeer(const WebrtcbinPeer&) = delete;
+  WebrtcbinPeer& operator=(const WebrtcbinPeer&) = delete;
+
+  // Pipeline to NULL and every callback disconnected; blocks; owner thread only.
+  void shutdown();
+
+  Status add_track(const TrackSpec& track);
+  Status remove_track(const std::string& track_id);
+  void create_offer(const OfferOptions& options);
+  void create_answer();
+  void set_remote_description(const SessionDescription& description);
+  void add_remote_candidate(const IceCandidate& candidate);
+  void set_track_muted(const std::string& track_id, bool muted);
+  void set_local_hold(bool on_hold);
+  Status send_dtmf(const std::string& digits);
+  PeerStats stats() const;
+
+  PeerId id() const { return id_; }
+
+ private:
+  friend struct PeerCallbacks;
+  friend struct LocalTrack;
+
+  Status build_pipeline();
+  void teardown_pipeline();  // to NULL, callbacks disconnected, everything unreffed
+  void configure_ice();
+  void fail(const std::string& operation, const std::string& message);
+  bool closing() const { return closing_.load(); }
+
+  // Negotiation (webrtcbin_peer.cpp).
+  void run_when_caps_ready(std::function<void()> op);
+  void do_create(SdpType type);
+  void on_description_created(SdpType type, GstPromise* promise);
+  void on_local_description_set(SdpType type, std::string text);
+  void apply_remote_description(const SessionDescription& description);
+  std::string outgoing_sdp(SdpType type, const std::string& webrtcbin_sdp);
+  void emit_candidate(guint mline, const char* candidate);
+  void emit_add_ice_candidate(const IceCandidate& candidate);
+  void on_gathering_state(int state);
+  void on_ice_state(int state);
+
+  // Send side (webrtcbin_tracks.cpp).
+  Status add_track_with_mid(const TrackSpec& track, const std::string& mid);
+  Status build_audio_branch(LocalTrack& track, const std::string& mid);
+  Status build_video_branch(LocalTrack& track, const std::string& mid);
+  Status link_to_webrtcbin(LocalTrack& track, GstElement* last);
+  void on_sink_caps(LocalTrack& track);
+  bool sending_blocked() const { return local_hold_.load() || remote_hold_.load(); }
+  std::string add_dtmf_to_sdp(SdpType type, const std::string& text);
+  void update_dtmf_from_remote(const std::string& text);  // under mu_
+  GstBuffer* dtmf_rewrite(GstBuffer* opus);                // takes and returns a buffer
+
+  // ICE restart (webrtcbin_restart.cpp): webrtcbin 1.22 cannot restart ICE in place, so the
+  // peer gets a fresh webrtcbin with its own DTLS certificate, the same mids and DTLS role.
+  Status restart_pipeline();
+  void add_recv_transceiver(const std::string& kind, const std::string& mid);
+
+  // Receive side (webrtcbin_receive.cpp).
+  void on_pad_added(GstPad* pad);
+  void on_bus_message(GstMessage* message);
+  void on_first_decoded(MediaKind kind);
+  void on_element_added(GstElement* element);
+  // Decrypted RTP before rtpbin: telephone-events are read (and dropped) here.
+  bool on_incoming_rtp(GstBuffer* buffer);
+
+  const PeerId id_;
+  const PeerConfig config_;
+  GstRuntime& runtime_;
+  const Emit emit_;
+  std::optional<DtlsCertificate> certificate_;  // per-peer DTLS identity (ICE restart)
+
+  GstElement* pipeline_ = nullptr;  // owned
+  GstElement* webrtc_ = nullptr;    // borrowed from the pipeline
+  std::atomic<bool> closing_{false};
+  std::atomic<bool> local_hold_{false};
+  std::atomic<bool> remote_hold_{false};
+  std::atomic<bool> first_audio_{false};
+  std::atomic<bool> first_video_{false};
+  Counters recv_audio_, recv_video_;
+
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<LocalTrack>> tracks_;
+  int caps_pending_ = 0;
+  std::vector<std::function<void()>> deferred_;  // create offer/answer waiting for caps
+  bool negotiated_ = false;     // one offer/answer exchange completed
+  bool remote_set_ = false;     // a remote description is applied (candidates may go in)
+  std::vector<IceCandidate> queued_candidates_;
+  std::vector<sdp::MediaSection> local_sections_, remote_sections_;
+  std::string remote_sdp_;      // as received (before our rewrites)
+  std::map<std::string, sdp::Direction> remote_offer_dirs_;
+  std::optional<bool> dtls_server_;  // known after the first exchange
+  bool end_of_candidates_sent_ = false;
+  std::set<std::string> announced_mids_;
+  std::string local_sdp_;  // as sent (after our rewrites)
+  std::optional<bool> restart_role_;  // after an ICE restart our offers state this DTLS role
+  KindStats sent_before_restart_[2];  // audio, video counters of replaced send branches
+
+  struct DtmfSendState {
+    std::string queue;
+    int event = -1;  // the RFC 4733 event playing, or -1
+    int tone_packets = 0;
+    int end_packets = 0;
+    int gap_packets = 0;
+    guint32 start_ts = 0;
+  };
+  std::mutex dtmf_mu_;
+  DtmfSendState dtmf_;                       // under dtmf_mu_ (streaming thread + owner)
+  std::optional<guint32> last_dtmf_ts_;      // under dtmf_mu_: the event being received
+  std::atomic<int> dtmf_send_pt_{-1};        // telephone-event pt of the remote SDP
+  std::atomic<int> dtmf_recv_pt_{-1};        // telephone-event pt of our SDP
+};
+
+}  // namespace mxcall::media

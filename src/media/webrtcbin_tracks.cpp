@@ -1,0 +1,296 @@
+// The send side of a webrtcbin peer: source → encoder → payloader → webrtcbin sink pad, with
+// one pad probe per track that counts packets, drops them on hold/video mute/removal and
+// turns Opus packets into RFC 4733 telephone-events while a DTMF digit plays.
+#include <gst/rtp/rtp.h>
+#include <gst/webrtc/webrtc.h>
+
+#include "media/gst_util.hpp"
+#include "media/webrtcbin_callbacks.hpp"
+#include "media/webrtcbin_peer.hpp"
+
+namespace mxcall::media {
+
+namespace {
+
+constexpr int kOpusPt = 111;  // trap 3: the payloader's pt must be the negotiated one
+constexpr int kVp8Pt = 96;
+constexpr int kDtmfOfferPt = 101;
+constexpr guint32 kOpusFrameTicks = 960;  // 20 ms at 48 kHz
+
+GstElement* make_caps_filter(const char* caps_text) {
+  GstElement* filter = gst::make("capsfilter");
+  if (filter == nullptr) return nullptr;
+  GstCaps* caps = gst_caps_from_string(caps_text);
+  g_object_set(filter, "caps", caps, nullptr);
+  gst_caps_unref(caps);
+  return filter;
+}
+
+int dtmf_code(char digit) {
+  if (digit >= '0' && digit <= '9') return digit - '0';
+  if (digit == '*') return 10;
+  if (digit == '#') return 11;
+  if (digit >= 'A' && digit <= 'D') return 12 + (digit - 'A');
+  if (digit >= 'a' && digit <= 'd') return 12 + (digit - 'a');
+  return -1;
+}
+
+}  // namespace
+
+Status WebrtcbinPeer::add_track(const TrackSpec& spec) { return add_track_with_mid(spec, {}); }
+
+Status WebrtcbinPeer::add_track_with_mid(const TrackSpec& spec, const std::string& mid) {
+  if (closing()) return Error::make(ErrorKind::InvalidArgument, "peer is closed");
+  auto track = std::make_unique<LocalTrack>();
+  track->peer = this;
+  track->spec = spec;
+  LocalTrack& t = *track;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& existing : tracks_)
+      if (existing->spec.track_id == spec.track_id)
+        return Error::make(ErrorKind::InvalidArgument, "track " + spec.track_id + " already added");
+    ++caps_pending_;
+    tracks_.push_back(std::move(track));
+  }
+  Status st = spec.kind == MediaKind::Audio ? build_audio_branch(t, mid) : build_video_branch(t, mid);
+  if (!st.ok()) {
+    std::lock_guard lock(mu_);
+    if (!t.caps_ready) {
+      t.caps_ready = true;
+      --caps_pending_;
+    }
+  }
+  return st;
+}
+
+std::string with_mid(std::string caps, const std::string& mid) {
+  return mid.empty() ? caps : caps + ",a-mid=(string)" + mid;  // keeps the mid across a restart
+}
+
+Status WebrtcbinPeer::build_audio_branch(LocalTrack& t, const std::string& mid) {
+  const bool device = t.spec.source == SourceKind::Device;
+  GstElement* src = gst::make(device ? "autoaudiosrc" : "audiotestsrc");
+  GstElement* convert = gst::make("audioconvert");
+  GstElement* resample = gst::make("audioresample");
+  t.volume = gst::make("volume");
+  GstElement* enc = gst::make("opusenc");
+  GstElement* pay = gst::make("rtpopuspay");
+  // Trap 2: without encoding-params "2" the rtpmap is OPUS/48000 and libwebrtc refuses it.
+  GstElement* caps = make_caps_filter(with_mid(
+      "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,"
+      "encoding-params=(string)2", mid).c_str());
+  t.elements = {src, convert, resample, t.volume, enc, pay, caps};
+  for (auto* e : t.elements)
+    if (e == nullptr) return Error::make(ErrorKind::InvalidArgument, "audio elements are not installed");
+  if (!device) g_object_set(src, "is-live", TRUE, "wave", 0 /* sine */, "freq", 440.0, "volume", 0.3, nullptr);
+  g_object_set(pay, "pt", static_cast<guint>(kOpusPt), nullptr);
+  return link_to_webrtcbin(t, caps);
+}
+
+Status WebrtcbinPeer::build_video_branch(LocalTrack& t, const std::string& mid) {
+  GstElement* src = gst::make("videotestsrc");
+  GstElement* raw = make_caps_filter("video/x-raw,width=320,height=240,framerate=15/1");
+  GstElement* convert = gst::make("videoconvert");
+  GstElement* enc = gst::make("vp8enc");
+  GstElement* pay = gst::make("rtpvp8pay");
+  GstElement* caps = make_caps_filter(
+      with_mid("application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000", mid).c_str());
+  t.elements = {src, raw, convert, enc, pay, caps};
+  for (auto* e : t.elements)
+    if (e == nullptr) return Error::make(ErrorKind::InvalidArgument, "video elements are not installed");
+  g_object_set(src, "is-live", TRUE, "pattern", 18 /* ball */, nullptr);
+  g_object_set(enc, "deadline", static_cast<gint64>(1) /* realtime */, "cpu-used", 12, "threads", 1,
+               "target-bitrate", 300000, "keyframe-max-dist", 60, nullptr);
+  g_object_set(pay, "pt", static_cast<guint>(kVp8Pt), nullptr);
+  return link_to_webrtcbin(t, caps);
+}
+
+Status WebrtcbinPeer::link_to_webrtcbin(LocalTrack& t, GstElement* last) {
+  for (auto* e : t.elements) gst_bin_add(gst::bin(pipeline_), e);
+  for (std::size_t i = 0; i + 1 < t.elements.size(); ++i)
+    if (gst_element_link(t.elements[i], t.elements[i + 1]) == FALSE)
+      return Error::make(ErrorKind::InvalidArgument, "could not link the send branch");
+
+  t.sink_pad = gst_element_request_pad_simple(webrtc_, "sink_%u");  // +1
+  if (t.sink_pad == nullptr) return Error::make(ErrorKind::InvalidArgument, "webrtcbin gave no sink pad");
+  if (!t.spec.stream_id.empty()) g_object_set(t.sink_pad, "msid", t.spec.stream_id.c_str(), nullptr);  // trap 4
+  gst::connect(t.sink_pad, "notify::caps", &PeerCallbacks::on_sink_caps_notify, &t);
+
+  GstPad* src = gst_element_get_static_pad(last, "src");
+  gst_pad_add_probe(src, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                    &PeerCallbacks::on_send_data, &t, nullptr);
+  GstPadLinkReturn linked = gst_pad_link(src, t.sink_pad);
+  gst_object_unref(src);
+  if (linked != GST_PAD_LINK_OK) return Error::make(ErrorKind::InvalidArgument, "could not link to webrtcbin");
+  for (auto it = t.elements.rbegin(); it != t.elements.rend(); ++it) gst_element_sync_state_with_parent(*it);
+  return ok_status();
+}
+
+void WebrtcbinPeer::on_sink_caps(LocalTrack& t) {
+  std::vector<std::function<void()>> ready;
+  bool renegotiate = false;
+  {
+    std::lock_guard lock(mu_);
+    if (t.caps_ready) return;
+    t.caps_ready = true;
+    if (--caps_pending_ == 0) ready.swap(deferred_);
+    renegotiate = negotiated_;
+  }
+  if (renegotiate && !closing()) emit_(NegotiationNeeded{id_});
+  for (auto& op : ready) op();
+}
+
+Status WebrtcbinPeer::remove_track(const std::string& track_id) {
+  // webrtcbin 1.22 cannot drop an m-line: the track stops sending and keeps its m-line.
+  std::lock_guard lock(mu_);
+  for (auto& t : tracks_) {
+    if (t->spec.track_id == track_id) {
+      t->removed.store(true);
+      return ok_status();
+    }
+  }
+  return Error::make(ErrorKind::InvalidArgument, "no track " + track_id);
+}
+
+void WebrtcbinPeer::set_track_muted(const std::string& track_id, bool muted) {
+  GstElement* volume = nullptr;
+  GstElement* encoder = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& t : tracks_) {
+      if (t->spec.track_id != track_id) continue;
+      bool was = t->muted.exchange(muted);
+      if (t->volume != nullptr) volume = gst::element(gst_object_ref(t->volume));
+      if (t->spec.kind == MediaKind::Video && was && !muted)
+        encoder = gst::element(gst_object_ref(t->elements[3]));
+    }
+  }
+  if (volume != nullptr) {  // audio: silence keeps flowing (Opus without DTX)
+    g_object_set(volume, "mute", muted ? TRUE : FALSE, nullptr);
+    gst_object_unref(volume);
+  }
+  if (encoder != nullptr) {  // video: frames were dropped; start again on a key frame
+    gst_element_send_event(encoder, gst_event_new_custom(GST_EVENT_CUSTOM_UPSTREAM,
+        gst_structure_new("GstForceKeyUnit", "all-headers", G_TYPE_BOOLEAN, TRUE, nullptr)));
+    gst_object_unref(encoder);
+  }
+}
+
+PeerStats WebrtcbinPeer::stats() const {
+  PeerStats s;
+  {
+    std::lock_guard lock(mu_);
+    s.audio = sent_before_restart_[0];
+    s.video = sent_before_restart_[1];
+    for (const auto& t : tracks_) {
+      KindStats& k = t->spec.kind == MediaKind::Audio ? s.audio : s.video;
+      k.packets_sent += t->sent.packets.load();
+      k.bytes_sent += t->sent.bytes.load();
+    }
+  }
+  s.audio.packets_received = recv_audio_.packets.load();
+  s.audio.bytes_received = recv_audio_.bytes.load();
+  s.video.packets_received = recv_video_.packets.load();
+  s.video.bytes_received = recv_video_.bytes.load();
+  return s;
+}
+
+// ---- DTMF (RFC 4733) -------------------------------------------------------------------------
+
+Status WebrtcbinPeer::send_dtmf(const std::string& digits) {
+  for (char d : digits)
+    if (dtmf_code(d) < 0) return Error::make(ErrorKind::InvalidArgument, std::string("not a DTMF digit: ") + d);
+  if (dtmf_send_pt_.load() < 0)
+    return Error::make(ErrorKind::InvalidArgument, "the peer did not negotiate telephone-event/48000");
+  {
+    std::lock_guard lock(mu_);
+    bool has_audio = false;
+    for (const auto& t : tracks_) has_audio = has_audio || t->spec.kind == MediaKind::Audio;
+    if (!has_audio) return Error::make(ErrorKind::InvalidArgument, "no audio track to send DTMF on");
+  }
+  std::lock_guard lock(dtmf_mu_);
+  dtmf_.queue += digits;
+  return ok_status();
+}
+
+std::string WebrtcbinPeer::add_dtmf_to_sdp(SdpType type, const std::string& text) {
+  int pt = kDtmfOfferPt;
+  if (type == SdpType::Answer) {  // only what the offer had, with its payload type
+    std::lock_guard lock(mu_);
+    std::optional<int> offered;
+    for (const auto& s : remote_sections_)
+      if (s.kind == "audio" && !offered) offered = sdp::telephone_event_pt(s, 48000);
+    if (!offered) return text;
+    pt = *offered;
+  }
+  dtmf_recv_pt_.store(pt);
+  return sdp::add_telephone_event(text, pt, 48000);
+}
+
+void WebrtcbinPeer::update_dtmf_from_remote(const std::string& text) {
+  for (const auto& s : sdp::media_sections(text)) {
+    if (s.kind != "audio") continue;
+    auto pt = sdp::telephone_event_pt(s, 48000);
+    dtmf_send_pt_.store(pt ? *pt : -1);
+    return;
+  }
+}
+
+// Called for each outgoing Opus packet (20 ms): while a digit plays, the packet is replaced by
+// a telephone-event packet with the same ssrc and sequence number; 100 ms tone, three end
+// packets, 60 ms pause.
+GstBuffer* WebrtcbinPeer::dtmf_rewrite(GstBuffer* opus) {
+  std::lock_guard lock(dtmf_mu_);
+  DtmfSendState& d = dtmf_;
+  if (d.event < 0) {
+    if (d.gap_packets > 0) {
+      --d.gap_packets;
+      return opus;
+    }
+    if (d.queue.empty()) return opus;
+    d.event = dtmf_code(d.queue.front());
+    d.queue.erase(0, 1);
+    d.tone_packets = 0;
+    d.end_packets = 0;
+    d.start_ts = 0;
+  }
+  const int pt = dtmf_send_pt_.load();
+  if (pt < 0) return opus;
+  GstRTPBuffer in = GST_RTP_BUFFER_INIT;
+  if (gst_rtp_buffer_map(opus, GST_MAP_READ, &in) == FALSE) return opus;
+  const guint32 ssrc = gst_rtp_buffer_get_ssrc(&in);
+  const guint16 seq = gst_rtp_buffer_get_seq(&in);
+  const guint32 ts = gst_rtp_buffer_get_timestamp(&in);
+  gst_rtp_buffer_unmap(&in);
+
+  const bool first = d.tone_packets == 0 && d.end_packets == 0;
+  if (first) d.start_ts = ts;
+  const bool ending = d.tone_packets >= 5;
+  if (!ending) ++d.tone_packets; else ++d.end_packets;
+  const guint32 duration = (ending ? 5 : d.tone_packets) * kOpusFrameTicks;
+
+  GstBuffer* out = gst_rtp_buffer_new_allocate(4, 0, 0);
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  gst_rtp_buffer_map(out, GST_MAP_WRITE, &rtp);
+  gst_rtp_buffer_set_ssrc(&rtp, ssrc);
+  gst_rtp_buffer_set_seq(&rtp, seq);
+  gst_rtp_buffer_set_timestamp(&rtp, d.start_ts);
+  gst_rtp_buffer_set_payload_type(&rtp, static_cast<guint8>(pt));
+  gst_rtp_buffer_set_marker(&rtp, first ? TRUE : FALSE);
+  auto* payload = static_cast<guint8*>(gst_rtp_buffer_get_payload(&rtp));
+  payload[0] = static_cast<guint8>(d.event);
+  payload[1] = static_cast<guint8>((ending ? 0x80 : 0x00) | 10);  // E bit, volume -10 dBm0
+  payload[2] = static_cast<guint8>(duration >> 8);
+  payload[3] = static_cast<guint8>(duration & 0xFF);
+  gst_rtp_buffer_unmap(&rtp);
+  gst_buffer_copy_into(out, opus, GST_BUFFER_COPY_TIMESTAMPS, 0, static_cast<gsize>(-1));
+  if (ending && d.end_packets >= 3) {
+    d.event = -1;
+    d.gap_packets = 3;
+  }
+  gst_buffer_unref(opus);
+  return out;
+}
+
+}  // namespace mxcall::media

@@ -1,0 +1,112 @@
+// Two or more real Clients (real Synapse, real webrtcbin) for call tests, with their updates
+// collected so tests wait on events, never on fixed sleeps.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "integration/synapse_env.hpp"
+#include "mxcall/client.hpp"
+
+namespace mxcall::testing {
+
+class Party {
+ public:
+  // A new user. Options may be adjusted by `tweak` before the client starts.
+  Party(const std::string& name, bool auto_join, const std::function<void(ClientOptions&)>& tweak = {})
+      : Party(register_unique_user(name, "pw"), "pw", auto_join, tweak) {}
+
+  // Another device of an existing user.
+  static std::unique_ptr<Party> second_device(const Party& of, bool auto_join) {
+    return std::make_unique<Party>(of.user_id_, of.password_, auto_join, std::function<void(ClientOptions&)>{});
+  }
+
+  Party(std::string user_id, std::string password, bool auto_join, const std::function<void(ClientOptions&)>& tweak) {
+    user_id_ = std::move(user_id);
+    password_ = std::move(password);
+    static std::atomic<int> n{0};
+    dir_ = std::filesystem::temp_directory_path() /
+           ("mxcall-calls-" + std::to_string(::getpid()) + "-" + std::to_string(n.fetch_add(1)));
+    std::filesystem::create_directories(dir_);
+    ClientOptions o;
+    o.homeserver = synapse().base_url();
+    o.user = user_id_;
+    o.password = password_;
+    o.store = dir_ / "store.db";
+    o.auto_join_invites = auto_join;
+    o.include_loopback_candidates = true;
+    if (tweak) tweak(o);
+    auto c = Client::start(o);
+    if (!c.ok()) throw std::runtime_error("client start: " + c.error().describe());
+    client_ = std::move(c).value();
+    client_->on_update([this](const CallUpdate& u) {
+      std::lock_guard lock(mutex_);
+      updates_.push_back(u);
+      cv_.notify_all();
+    });
+  }
+  ~Party() {
+    client_->stop();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  Client& client() { return *client_; }
+  const std::string& user_id() const { return user_id_; }
+
+  // Waits for an update matching pred; returns it.
+  std::optional<CallUpdate> wait_for(const std::function<bool(const CallUpdate&)>& pred,
+                                     std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    std::unique_lock lock(mutex_);
+    std::optional<CallUpdate> found;
+    cv_.wait_for(lock, timeout, [&] {
+      for (const auto& u : updates_)
+        if (pred(u)) {
+          found = u;
+          return true;
+        }
+      return false;
+    });
+    return found;
+  }
+  std::optional<CallUpdate> wait_call(const std::string& call_id, CallUpdate::Kind k,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    return wait_for([&](const CallUpdate& u) { return u.kind == k && u.call_id == call_id; }, timeout);
+  }
+  std::optional<CallUpdate> wait_kind(CallUpdate::Kind k, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    return wait_for([k](const CallUpdate& u) { return u.kind == k; }, timeout);
+  }
+
+  // Waits until the call's audio counters pass `packets` both ways.
+  bool wait_audio(const std::string& call_id, std::uint64_t packets, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      auto s = client_->summary(call_id);
+      if (s && s->stats.audio.packets_received >= packets && s->stats.audio.packets_sent >= packets) return true;
+      std::unique_lock lock(mutex_);
+      cv_.wait_for(lock, std::chrono::milliseconds(100));  // woken early by any update
+    }
+    return false;
+  }
+
+ private:
+  std::string user_id_;
+  std::string password_;
+  std::filesystem::path dir_;
+  std::unique_ptr<Client> client_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<CallUpdate> updates_;
+};
+
+}  // namespace mxcall::testing
