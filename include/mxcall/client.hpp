@@ -24,6 +24,8 @@ struct ClientOptions {
   bool auto_join_invites = false;           // bots: join every room we are invited to
   bool include_loopback_candidates = false;  // gather on 127.0.0.1 (loopback-only networks)
   std::chrono::milliseconds jitterbuffer_latency{50};
+  // Only relay (TURN) candidates: media always goes through the homeserver's TURN server.
+  bool relay_only = false;
   // How long our invites ring (js-sdk and Hydrogen send 60 s; the spec recommends 90 s or more).
   std::chrono::milliseconds invite_lifetime{60'000};
   // The media engine; null: GStreamer webrtcbin.

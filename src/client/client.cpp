@@ -4,6 +4,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -11,6 +12,7 @@
 #include "client/call_driver.hpp"
 #include "client/event_loop.hpp"
 #include "client/room_tracker.hpp"
+#include "client/turn_refresh.hpp"
 #include "mxcall/matrix/api.hpp"
 #include "mxcall/matrix/sender.hpp"
 #include "mxcall/matrix/session.hpp"
@@ -75,6 +77,9 @@ struct Client::Impl {
   std::condition_variable batch_cv;
   std::uint64_t batches = 0;
   std::atomic<bool> stopped{false};
+  // TURN credentials are fetched again before they expire (loop thread only).
+  std::optional<core::TimePoint> turn_refresh_at;
+  bool turn_fetch_in_flight = false;
 
   static core::TimePoint now() { return std::chrono::steady_clock::now(); }
 
@@ -108,8 +113,39 @@ struct Client::Impl {
   }
 
   void wake() {
-    auto next = driver->turn(now());
+    const auto t = now();
+    if (turn_refresh_at && t >= *turn_refresh_at && !turn_fetch_in_flight) refresh_turn();
+    auto next = driver->turn(t);
+    if (turn_refresh_at && !turn_fetch_in_flight && (!next || *turn_refresh_at < *next)) next = turn_refresh_at;
     loop->set_deadline(next);
+  }
+
+  void apply_turn(const Result<std::optional<matrix::TurnServer>>& turn) {
+    if (!turn.ok()) {
+      MXLOG_WARN("client: fetching TURN credentials failed: {}; retrying in 5 minutes", turn.error().describe());
+      // 403: this account gets no TURN (e.g. a guest): stop asking, as js-sdk does.
+      turn_refresh_at = turn.error().http_status == 403 ? std::nullopt
+                                                        : std::optional<core::TimePoint>(now() + std::chrono::minutes(5));
+      return;
+    }
+    driver->set_ice_servers(ice_servers_from(*turn));
+    if (*turn) {
+      turn_refresh_at = now() + client::turn_refresh_after((*turn)->ttl_s);
+      MXLOG_INFO("client: TURN {} (ttl {} s)", (*turn)->uris.empty() ? "" : (*turn)->uris.front(), (*turn)->ttl_s);
+    } else {
+      turn_refresh_at.reset();
+    }
+  }
+
+  void refresh_turn() {
+    turn_fetch_in_flight = true;
+    sender->submit([this](matrix::Api& a) {
+      auto turn = a.turn_server();
+      loop->post([this, turn = std::move(turn)] {
+        turn_fetch_in_flight = false;
+        apply_turn(turn);
+      });
+    });
   }
 
   template <typename F>
@@ -135,9 +171,7 @@ Result<std::unique_ptr<Client>> Client::start(ClientOptions options) {
   if (!session.ok()) return session.error();
   m.session = *session;
 
-  std::vector<media::IceServer> ice;
-  if (auto turn = m.api->turn_server(); turn.ok()) ice = ice_servers_from(*turn);
-  else MXLOG_WARN("client: no TURN credentials: {}", turn.error().describe());
+  auto first_turn = m.api->turn_server();
 
   m.engine = m.options.engine ? m.options.engine : std::shared_ptr<media::MediaEngine>(media::make_webrtcbin_engine());
   m.sender = std::make_unique<matrix::Sender>(m.options.homeserver, m.session.access_token);
@@ -147,7 +181,7 @@ Result<std::unique_ptr<Client>> Client::start(ClientOptions options) {
   core::RegistryConfig cfg;
   cfg.call.own_user_id = m.session.user_id;
   cfg.call.own_party_id = m.session.device_id;
-  cfg.call.peer.ice_servers = ice;
+  cfg.call.peer.relay_only = m.options.relay_only;
   cfg.call.peer.include_loopback = m.options.include_loopback_candidates;
   cfg.call.peer.jitterbuffer_latency = m.options.jitterbuffer_latency;
   cfg.call.invite_lifetime = m.options.invite_lifetime;
@@ -167,6 +201,7 @@ Result<std::unique_ptr<Client>> Client::start(ClientOptions options) {
     m.loop->post([&m, ev = std::move(ev)] { m.driver->on_media_event(ev, Impl::now()); });
   });
   m.engine->warm_up();
+  m.apply_turn(first_turn);  // before the loop runs: no other thread touches the driver yet
   m.loop->start();
 
   m.sync = std::make_unique<matrix::SyncLoop>(m.options.homeserver, m.session.access_token, m.store,
