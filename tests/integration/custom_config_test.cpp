@@ -25,11 +25,8 @@ using matrix::Json;
 TEST(RateLimit, BurstIsThrottledByRealSynapseAndArrivesCompleteWithoutDuplicates) {
   auto alice = TestUser::create("alice");
   auto bob = TestUser::create("bob");
-  matrix::CreateRoomRequest req;
-  req.invite = {bob.user_id};
-  auto room = alice.api->create_room(req);
-  ASSERT_TRUE(room.ok()) << room.error();
-  ASSERT_TRUE(bob.api->join_room(*room).ok());
+  const auto room = make_room(alice, bob);
+  ASSERT_FALSE(room.empty());
   bob.start_sync();
 
   constexpr int kBurst = 30;
@@ -41,7 +38,7 @@ TEST(RateLimit, BurstIsThrottledByRealSynapseAndArrivesCompleteWithoutDuplicates
   std::atomic<int> ok{0};
   std::atomic<int> failed{0};
   for (int i = 0; i < kBurst; ++i)
-    sender.send_event(*room, "m.room.message", Json{{"msgtype", "m.text"}, {"body", std::to_string(i)}},
+    sender.send_event(room, "m.room.message", Json{{"msgtype", "m.text"}, {"body", std::to_string(i)}},
                       [&](const Result<std::string>& r) { r.ok() ? ++ok : ++failed; });
   ASSERT_TRUE(sender.wait_idle(std::chrono::seconds(120)));
   EXPECT_EQ(ok.load(), kBurst);

@@ -14,15 +14,6 @@ namespace {
 
 using matrix::Json;
 
-std::string make_room(TestUser& alice, TestUser& bob) {
-  matrix::CreateRoomRequest req;
-  req.invite = {bob.user_id};
-  auto room = alice.api->create_room(req);
-  EXPECT_TRUE(room.ok()) << room.error();
-  EXPECT_TRUE(bob.api->join_room(*room).ok());
-  return *room;
-}
-
 std::vector<std::string> bodies(SyncCollector& c) {
   std::vector<std::string> out;
   for (const auto& ev : c.snapshot_of_type("m.room.message")) out.push_back(ev.content.value("body", ""));

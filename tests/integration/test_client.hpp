@@ -108,4 +108,20 @@ struct TestUser {
   }
 };
 
+// alice creates a room (a DM when direct) inviting bob, and bob joins it.
+inline std::string make_room(TestUser& alice, TestUser& bob, bool direct = false) {
+  matrix::CreateRoomRequest req;
+  req.invite = {bob.user_id};
+  if (direct) {
+    req.is_direct = true;
+    req.preset = "trusted_private_chat";
+  }
+  auto room = alice.api->create_room(req);
+  EXPECT_TRUE(room.ok()) << room.error();
+  if (!room.ok()) return {};
+  auto joined = bob.api->join_room(*room);
+  EXPECT_TRUE(joined.ok()) << joined.error();
+  return *room;
+}
+
 }  // namespace mxcall::testing

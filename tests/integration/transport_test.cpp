@@ -13,18 +13,6 @@ namespace {
 
 using matrix::Json;
 
-std::string make_dm(TestUser& alice, TestUser& bob) {
-  matrix::CreateRoomRequest req;
-  req.invite = {bob.user_id};
-  req.is_direct = true;
-  req.preset = "trusted_private_chat";
-  auto room = alice.api->create_room(req);
-  EXPECT_TRUE(room.ok()) << room.error();
-  auto joined = bob.api->join_room(*room);
-  EXPECT_TRUE(joined.ok()) << joined.error();
-  return *room;
-}
-
 TEST(Transport, RegisterLoginAndWhoami) {
   auto alice = TestUser::create("alice");
   auto who = alice.api->whoami();
@@ -120,7 +108,7 @@ TEST(Transport, OneSendToDeviceRequestReachesThreeDevicesOfTwoUsers) {
 TEST(Transport, RepeatedTxnIdIsStoredOnce) {
   auto alice = TestUser::create("alice");
   auto bob = TestUser::create("bob");
-  const auto room = make_dm(alice, bob);
+  const auto room = make_room(alice, bob, true);
   const auto txn = matrix::new_txn_id();
   auto first = alice.api->send_event(room, "m.room.message", text("once"), txn);
   auto second = alice.api->send_event(room, "m.room.message", text("once"), txn);
@@ -145,7 +133,7 @@ TEST(Transport, RepeatedTxnIdIsStoredOnce) {
 TEST(Transport, StateEventsAndTypedErrors) {
   auto alice = TestUser::create("alice");
   auto bob = TestUser::create("bob");
-  const auto room = make_dm(alice, bob);
+  const auto room = make_room(alice, bob, true);
   auto ev = alice.api->send_state(room, "org.matrix.msc3401.call", "call-1",
                                   Json{{"m.intent", "m.room"}, {"m.type", "m.voice"}});
   ASSERT_TRUE(ev.ok()) << ev.error();
@@ -178,6 +166,22 @@ TEST(Transport, TurnAndKeyEndpointsAnswer) {
   auto claim = alice.api->keys_claim(Json{{"one_time_keys", {{alice.user_id, {{alice.device_id, "signed_curve25519"}}}}}});
   ASSERT_TRUE(claim.ok()) << claim.error();
   EXPECT_TRUE(claim->contains("one_time_keys"));
+}
+
+TEST(Transport, StoppingDuringALongPollReturnsPromptly) {
+  auto bob = TestUser::create("bob");
+  bob.start_sync();
+  // The initial sync returns at once; the next request is a 30 s long-poll. Send one event so
+  // a batch arrives, after which the loop is certainly parked in a fresh long-poll.
+  auto alice = TestUser::create("alice");
+  const auto room = make_room(alice, bob);
+  ASSERT_TRUE(alice.api->send_event(room, "m.room.message", text("wake"), matrix::new_txn_id()).ok());
+  ASSERT_TRUE(bob.seen->wait([](const SyncCollector& s) { return !s.timeline_.empty(); }));
+  const auto start = std::chrono::steady_clock::now();
+  bob.sync->stop();
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(took, std::chrono::seconds(2)) << "stop() waited for the long-poll instead of aborting it";
+  EXPECT_FALSE(bob.sync->running());
 }
 
 }  // namespace
