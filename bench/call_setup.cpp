@@ -1,0 +1,212 @@
+// mxcall call-setup benchmark: one run, ratios measured side by side (never a pass/fail).
+//  - mxcall -> mxcall through the local Synapse: invite sent (place_call) -> first decoded
+//    audio at the callee, median of N calls (the callee answers from its update callback);
+//  - one homeserver hop: a room event sent by one client -> seen in the other's /sync;
+//  - the floor: a warmed, tuned webrtcbin pair with in-process signalling;
+//  - CPU and RSS of the process while one call is up (both ends are in this process).
+// Run inside a loopback-only network namespace (scripts/bench does).
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/floor_pair.hpp"
+#include "mxcall/client.hpp"
+#include "mxcall/homeserver.hpp"
+#include "mxcall/log.hpp"
+#include "mxcall/matrix/api.hpp"
+#include "mxcall/matrix/sync_loop.hpp"
+#include "mxcall/media_webrtcbin.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace mxcall;
+using us = std::chrono::microseconds;
+
+double median_ms(std::vector<us> v) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  const auto mid = v.size() / 2;
+  const double m = v.size() % 2 ? static_cast<double>(v[mid].count())
+                                : (static_cast<double>(v[mid - 1].count()) + static_cast<double>(v[mid].count())) / 2;
+  return m / 1000.0;
+}
+
+double cpu_seconds() {
+  rusage r{};
+  getrusage(RUSAGE_SELF, &r);
+  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+         static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+}
+
+long rss_kb() {
+  std::ifstream s("/proc/self/status");
+  std::string line;
+  while (std::getline(s, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+struct Waiter {
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<CallUpdate> seen;
+  void add(const CallUpdate& u) {
+    std::lock_guard lock(m);
+    seen.push_back(u);
+    cv.notify_all();
+  }
+  std::optional<Clock::time_point> wait(const std::string& call_id, CallUpdate::Kind k, std::chrono::seconds t = std::chrono::seconds(20)) {
+    std::unique_lock lock(m);
+    std::optional<Clock::time_point> at;
+    cv.wait_for(lock, t, [&] {
+      for (const auto& u : seen)
+        if (u.call_id == call_id && u.kind == k) return true;
+      return false;
+    });
+    for (const auto& u : seen)
+      if (u.call_id == call_id && u.kind == k) at = Clock::now();
+    return at;
+  }
+};
+
+std::unique_ptr<Client> start_client(const std::string& url, const std::string& user, const std::filesystem::path& dir, bool callee) {
+  ClientOptions o;
+  o.homeserver = url;
+  o.user = user;
+  o.password = "bench";
+  o.store = dir / (user + ".db");
+  o.auto_join_invites = callee;
+  o.include_loopback_candidates = true;
+  auto c = Client::start(o);
+  if (!c.ok()) {
+    std::fprintf(stderr, "client %s: %s\n", user.c_str(), c.error().describe().c_str());
+    std::exit(1);
+  }
+  return std::move(c).value();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int calls = argc > 1 ? std::max(3, std::atoi(argv[1])) : 10;
+  log::set_level(log::Level::Warn);
+  char tmpl[] = "/tmp/mxcall-bench-XXXXXX";
+  if (!::mkdtemp(tmpl)) return 1;
+  const std::filesystem::path dir(tmpl);
+  homeserver::SynapseOptions so;
+  so.dir = dir / "hs";
+  so.kill_with_parent = true;
+  auto hs = homeserver::LocalSynapse::start(so);
+  if (!hs.ok()) {
+    std::fprintf(stderr, "synapse: %s\n", hs.error().describe().c_str());
+    return 1;
+  }
+  for (const char* u : {"alice", "bob"}) (void)hs->register_user(u, "bench");
+
+  // mxcall -> mxcall
+  auto alice = start_client(hs->base_url(), "alice", dir, false);
+  auto bob = start_client(hs->base_url(), "bob", dir, true);
+  Waiter wa, wb;
+  alice->on_update([&](const CallUpdate& u) { wa.add(u); });
+  Client* b = bob.get();
+  bob->on_update([&, b](const CallUpdate& u) {
+    if (u.kind == CallUpdate::Kind::Incoming) (void)b->answer(u.call_id);
+    wb.add(u);
+  });
+  std::vector<us> setup;
+  double cpu_per_call = -1;
+  long rss_in_call = -1;
+  for (int i = -1; i < calls; ++i) {  // i = -1: a warm-up call (DM creation, DTLS certificate)
+    const auto t0 = Clock::now();
+    auto id = alice->place_call(bob->user_id(), false);
+    if (!id.ok()) {
+      std::fprintf(stderr, "call: %s\n", id.error().describe().c_str());
+      return 1;
+    }
+    auto heard = wb.wait(*id, CallUpdate::Kind::FirstMedia);
+    if (i >= 0 && heard) setup.push_back(std::chrono::duration_cast<us>(*heard - t0));
+    if (i == calls - 1 && heard) {  // CPU while one call is up
+      const double c0 = cpu_seconds();
+      const auto w0 = Clock::now();
+      std::this_thread::sleep_for(std::chrono::seconds(5));
+      cpu_per_call = (cpu_seconds() - c0) / std::chrono::duration<double>(Clock::now() - w0).count() * 100.0;
+      rss_in_call = rss_kb();
+    }
+    (void)alice->hangup(*id);
+    wb.wait(*id, CallUpdate::Kind::Ended);
+  }
+  alice->stop();
+  bob->stop();
+
+  // One homeserver hop: event sent -> seen in the other's /sync.
+  std::vector<us> hops;
+  {
+    matrix::Api a(hs->base_url()), bapi(hs->base_url());
+    (void)a.login_password("alice", "bench");
+    (void)bapi.login_password("bob", "bench");
+    matrix::CreateRoomRequest req;
+    req.invite = {"@bob:localhost"};
+    auto room = a.create_room(req);
+    if (room.ok()) (void)bapi.join_room(*room);
+    std::mutex m;
+    std::condition_variable cv;
+    std::string last_seen;
+    matrix::SyncLoop sync(hs->base_url(), bapi.access_token(), nullptr, [&](const matrix::SyncBatch& batch) {
+      std::lock_guard lock(m);
+      for (const auto& r : batch.joined)
+        for (const auto& ev : r.timeline) last_seen = ev.event_id;
+      cv.notify_all();
+    });
+    (void)sync.start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the initial sync finish
+    for (int i = 0; i < calls && room.ok(); ++i) {
+      const auto t0 = Clock::now();
+      auto ev = a.send_event(*room, "m.room.message", {{"msgtype", "m.text"}, {"body", "hop"}}, matrix::new_txn_id());
+      if (!ev.ok()) break;
+      std::unique_lock lock(m);
+      if (cv.wait_for(lock, std::chrono::seconds(10), [&] { return last_seen == *ev; }))
+        hops.push_back(std::chrono::duration_cast<us>(Clock::now() - t0));
+    }
+    sync.stop();
+  }
+  (void)hs->stop();
+
+  // The floor.
+  std::vector<us> floor;
+  {
+    auto engine = media::make_webrtcbin_engine();
+    engine->warm_up();
+    bench::FloorPair pair(*engine);
+    (void)pair.run_once();  // warm-up
+    for (int i = 0; i < calls; ++i)
+      if (auto t = pair.run_once()) floor.push_back(*t);
+  }
+  std::filesystem::remove_all(dir);
+
+  const double mx = median_ms(setup), hop = median_ms(hops), fl = median_ms(floor);
+  std::printf("\nmxcall call setup benchmark (%d calls each, medians, loopback)\n", calls);
+  std::printf("  mxcall -> mxcall  invite -> first audio at callee : %8.1f ms\n", mx);
+  std::printf("  homeserver hop    event -> other's /sync         : %8.1f ms\n", hop);
+  std::printf("  floor             tuned webrtcbin pair, in-process : %8.1f ms\n", fl);
+  std::printf("  ratio mxcall / (floor + 2 hops)                    : %8.2f  (target <= 1)\n", mx / (fl + 2 * hop));
+  std::printf("  ratio mxcall / floor                               : %8.2f\n", mx / fl);
+  std::printf("  CPU while one call is up (both ends, one process)  : %8.1f %% of a core\n", cpu_per_call);
+  std::printf("  RSS while one call is up (both ends + engine)      : %8.1f MB\n", static_cast<double>(rss_in_call) / 1024.0);
+  nlohmann::json j = {{"calls", calls}, {"mxcall_invite_to_first_audio_ms", mx}, {"homeserver_hop_ms", hop},
+                      {"floor_ms", fl}, {"ratio_vs_floor_plus_two_hops", mx / (fl + 2 * hop)},
+                      {"cpu_percent_one_call", cpu_per_call}, {"rss_mb_one_call", static_cast<double>(rss_in_call) / 1024.0}};
+  std::printf("%s\n", j.dump().c_str());
+  return setup.empty() || floor.empty() ? 1 : 0;
+}
