@@ -46,6 +46,7 @@ const char* to_string(CallTimer t) {
     case CallTimer::IceGrace: return "ice_grace";
     case CallTimer::IceRecovery: return "ice_recovery";
     case CallTimer::NegotiateTimeout: return "negotiate_timeout";
+    case CallTimer::GatherWait: return "gather_wait";
     case CallTimer::Count_: break;
   }
   return "?";
@@ -231,6 +232,9 @@ void Call::on_tick(TimePoint now) {
           maybe_start_offer(now);
         }
         break;
+      case CallTimer::GatherWait:
+        flush_pending_description(now);
+        break;
       case CallTimer::Count_: break;
     }
     if (state_ == CallState::Ended) return;
@@ -255,6 +259,7 @@ void Call::maybe_start_offer(TimePoint) {
   if (!offer_wanted_ || signaling_ != Signaling::Stable) return;
   if (state_ != CallState::Connecting && state_ != CallState::Connected) return;
   emit(op::CreateOffer{media::OfferOptions{ice_restart_wanted_}});
+  if (ice_restart_wanted_) gathering_complete_ = false;  // a fresh ICE agent gathers again
   offer_wanted_ = false;
   ice_restart_wanted_ = false;
   signaling_ = Signaling::CreatingOffer;
@@ -295,6 +300,7 @@ void Call::end(std::string reason, bool by_remote) {
   timers_.stop_all();
   local_candidates_.clear();
   early_candidates_.clear();
+  pending_description_.reset();
   end_reason_ = reason;
   emit(op::ClosePeer{});
   set_state(CallState::Ended);

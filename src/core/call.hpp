@@ -98,6 +98,8 @@ class Call {
   // call_media.cpp
   void on_media(const media::MediaEvent& e, TimePoint now);
   void on_local_description(const media::SessionDescription& d, TimePoint now);
+  void send_local_description(media::SessionDescription d, TimePoint now);
+  void flush_pending_description(TimePoint now);
   void on_ice(media::IceState s, TimePoint now);
   void on_operation_failed(const media::OperationFailed& f);
 
@@ -130,6 +132,8 @@ class Call {
   std::deque<CallOutput> outputs_;
   std::vector<media::IceCandidate> local_candidates_;                      // not yet sent
   std::map<std::string, std::vector<media::IceCandidate>> early_candidates_;  // by party, before an answer is chosen
+  std::optional<media::SessionDescription> pending_description_;  // waiting for candidates
+  bool gathering_complete_ = false;
   std::optional<events::SdpStreamMetadata> remote_metadata_;
   CallTimings timings_;
   std::string end_reason_;
@@ -146,5 +150,11 @@ class Call {
 
 // True when every media section of an offer says sendonly or inactive: the sender holds us.
 bool sdp_holds_peer(std::string_view sdp);
+
+// The SDP with the candidates added to their media sections (by mid, else m-line index) as
+// a=candidate lines, and a=end-of-candidates when `complete`. Candidates that match no
+// section are returned in `left_over`.
+std::string sdp_with_candidates(std::string_view sdp, const std::vector<media::IceCandidate>& candidates,
+                                std::vector<media::IceCandidate>& left_over);
 
 }  // namespace mxcall::core

@@ -43,6 +43,7 @@ enum class CallTimer : std::size_t {
   IceGrace,         // disconnected for this long -> ICE restart
   IceRecovery,      // restart did not bring the path back -> ice_failed
   NegotiateTimeout, // our m.call.negotiate offer was not answered within its lifetime
+  GatherWait,       // a local description waits this long for candidates to ride in it
   Count_,
 };
 const char* to_string(CallTimer t);
@@ -57,6 +58,9 @@ struct CallConfig {
   Duration connect_timeout{30'000};      // answer exchanged but ICE never connected
   Duration ice_grace{2'000};             // disconnected -> restart after this
   Duration ice_recovery{15'000};         // restart -> give up (ice_failed) after this
+  // A local description is sent once ICE gathering completes (candidates then ride in the SDP
+  // and need no hop of their own) or after this long, whichever is first. js-sdk waits 200 ms.
+  Duration gather_wait{150};
   media::PeerConfig peer;                // ICE servers come from /voip/turnServer
 };
 

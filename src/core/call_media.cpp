@@ -19,6 +19,11 @@ void Call::on_media(const media::MediaEvent& e, TimePoint now) {
   std::visit(overloaded{
                  [&](const media::LocalDescriptionReady& d) { on_local_description(d.description, now); },
                  [&](const media::LocalCandidate& c) { local_candidates_.push_back(c.candidate); },
+                 [&](const media::GatheringStateChanged& g) {
+                   if (g.state != media::GatheringState::Complete) return;
+                   gathering_complete_ = true;
+                   flush_pending_description(now);
+                 },
                  [&](const media::IceStateChanged& s) { on_ice(s.state, now); },
                  [&](const media::FirstMediaDecoded& f) {
                    auto& slot = f.kind == media::MediaKind::Audio ? timings_.first_audio : timings_.first_video;
@@ -52,6 +57,30 @@ void Call::on_media(const media::MediaEvent& e, TimePoint now) {
 }
 
 void Call::on_local_description(const media::SessionDescription& d, TimePoint now) {
+  // Hold it until the candidates are gathered (usually a few ms on a LAN) so they ride in
+  // the SDP: the peer can start ICE on the invite/answer alone, one homeserver hop sooner.
+  pending_description_ = d;
+  if (gathering_complete_) {
+    flush_pending_description(now);
+    return;
+  }
+  timers_.arm(CallTimer::GatherWait, now + config_.gather_wait);
+}
+
+void Call::flush_pending_description(TimePoint now) {
+  if (!pending_description_) return;
+  timers_.stop(CallTimer::GatherWait);
+  media::SessionDescription d = std::move(*pending_description_);
+  pending_description_.reset();
+  if (!local_candidates_.empty()) {
+    std::vector<media::IceCandidate> left_over;
+    d.sdp = sdp_with_candidates(d.sdp, local_candidates_, left_over);
+    local_candidates_ = std::move(left_over);
+  }
+  send_local_description(std::move(d), now);
+}
+
+void Call::send_local_description(media::SessionDescription d, TimePoint now) {
   if (state_ == CallState::CreatingOffer && d.type == media::SdpType::Offer) {
     events::CallInvite invite;
     invite.common = common();

@@ -163,33 +163,4 @@ void Call::set_remote_metadata(const std::optional<events::SdpStreamMetadata>& m
   emit(note::RemoteMetadata{*m});
 }
 
-bool sdp_holds_peer(std::string_view sdp) {
-  bool any_media = false;
-  bool all_held = true;
-  bool section_has_direction = false;
-  auto finish_section = [&] {
-    if (any_media && !section_has_direction) all_held = false;  // sendrecv by default
-  };
-  std::size_t pos = 0;
-  while (pos < sdp.size()) {
-    std::size_t end = sdp.find('\n', pos);
-    if (end == std::string_view::npos) end = sdp.size();
-    std::string_view line = sdp.substr(pos, end - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    pos = end + 1;
-    if (line.rfind("m=", 0) == 0) {
-      finish_section();
-      any_media = true;
-      section_has_direction = false;
-    } else if (any_media && (line == "a=sendonly" || line == "a=inactive")) {
-      section_has_direction = true;
-    } else if (any_media && (line == "a=sendrecv" || line == "a=recvonly")) {
-      section_has_direction = true;
-      all_held = false;
-    }
-  }
-  finish_section();
-  return any_media && all_held;
-}
-
 }  // namespace mxcall::core

@@ -26,6 +26,7 @@ struct FakePeer {
   bool got_remote_candidate = false;
   bool connected = false;
   bool hold = false;
+  bool gathered = false;
   bool ice_works = true;
   int restarts = 0;
   std::vector<media::TrackSpec> tracks;
@@ -52,6 +53,10 @@ struct FakeMedia {
     inbox.push_back(media::LocalDescriptionReady{1, {type, sdp_for(p, restart)}});
     inbox.push_back(media::LocalCandidate{1, {"candidate:1 1 udp 1 127.0.0.1 5000 typ host", "0", 0}});
     inbox.push_back(media::LocalCandidate{1, {"", std::nullopt, std::nullopt}});
+    if (!p.gathered) {  // like webrtcbin: one gathering per ICE agent (again after a restart)
+      p.gathered = true;
+      inbox.push_back(media::GatheringStateChanged{1, media::GatheringState::Complete});
+    }
     maybe_connect(p, inbox);
   }
 
@@ -78,6 +83,7 @@ struct FakeMedia {
                      if (c.options.ice_restart) {
                        ++p.restarts;
                        p.connected = false;
+                       p.gathered = false;
                      }
                      local_description(p, inbox, media::SdpType::Offer, c.options.ice_restart);
                    },
@@ -88,6 +94,7 @@ struct FakeMedia {
                      if (auto pos = d.description.sdp.find("a=msid:"); pos != std::string::npos)
                        p.remote_stream = d.description.sdp.substr(pos + 7, d.description.sdp.find(' ', pos) - pos - 7);
                      if (d.description.sdp.find("a=ice-ufrag:restart") != std::string::npos) p.connected = false;
+                     if (d.description.sdp.find("\na=candidate:") != std::string::npos) p.got_remote_candidate = true;
                      maybe_connect(p, inbox);
                    },
                    [&](const core::op::AddRemoteCandidates&) { p.got_remote_candidate = true; p.ops.push_back("add_candidates"); maybe_connect(p, inbox); },

@@ -48,15 +48,59 @@ TEST_F(CallTest, HappyPathConnectsBothSidesWithSelectAnswer) {
   EXPECT_EQ(invite.metadata->size(), 1u);
 }
 
-TEST_F(CallTest, CandidatesOfOneTurnLeaveInOneEventAfterTheInvite) {
+TEST_F(CallTest, CandidatesGatheredBeforeTheInviteRideInItsSdp) {
   room.place(alice);
   room.pump();
-  ASSERT_GE(alice.sent.size(), 2u);
-  EXPECT_TRUE(std::holds_alternative<events::CallInvite>(alice.sent[0]));
-  auto cands = alice.sent_of<events::CallCandidates>();
-  ASSERT_EQ(cands.size(), 1u);
-  ASSERT_EQ(cands[0].candidates.size(), 2u);
-  EXPECT_TRUE(cands[0].candidates[1].is_end_of_candidates());
+  ASSERT_EQ(alice.sent.size(), 1u);  // no separate m.call.candidates: no extra homeserver hop
+  const auto invite = alice.sent_of<events::CallInvite>().at(0);
+  EXPECT_NE(invite.offer.sdp.find("\r\na=candidate:1 1 udp 1 127.0.0.1 5000 typ host\r\n"), std::string::npos);
+  EXPECT_NE(invite.offer.sdp.find("\r\na=end-of-candidates\r\n"), std::string::npos);
+  EXPECT_EQ(bob.state(), CallState::Ringing);
+}
+
+TEST(CallCandidates, SlowGatheringSendsTheInviteAfterTheWaitAndTricklesTheRestInOneEvent) {
+  core::CallConfig cfg;
+  cfg.room_id = "!r:x";
+  cfg.own_user_id = "@a:x";
+  cfg.own_party_id = "A";
+  core::TimePoint now{};
+  auto call = core::Call::place(cfg, "c1", std::string("@b:x"), false, now);
+  while (call.poll()) {}
+  call.handle(media::LocalDescriptionReady{1, {media::SdpType::Offer, "v=0\r\nm=audio 9 X 111\r\na=mid:0\r\n"}}, now);
+  EXPECT_FALSE(call.poll().has_value());  // held back while candidates gather
+  ASSERT_TRUE(call.next_deadline());
+  EXPECT_EQ(call.next_deadline()->timer, core::CallTimer::GatherWait);
+  now += cfg.gather_wait;
+  call.handle(core::Tick{}, now);
+  std::vector<events::CallEvent> sent;
+  while (auto o = call.poll())
+    if (auto* s = std::get_if<core::SendSignal>(&*o)) sent.push_back(s->event);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<events::CallInvite>(sent[0]));
+  // Two candidates in one turn leave in one event.
+  call.handle(media::LocalCandidate{1, {"candidate:1 1 udp 1 10.0.0.1 5000 typ host", "0", 0}}, now);
+  call.handle(media::LocalCandidate{1, {"candidate:2 1 udp 1 10.0.0.2 5000 typ srflx", "0", 0}}, now);
+  sent.clear();
+  while (auto o = call.poll())
+    if (auto* s = std::get_if<core::SendSignal>(&*o)) sent.push_back(s->event);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(std::get<events::CallCandidates>(sent[0]).candidates.size(), 2u);
+}
+
+TEST(SdpCandidates, InsertedIntoTheirSectionsWithEndMarkers) {
+  const std::string sdp = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\nm=audio 9 X 111\r\na=mid:0\r\nm=video 0 X 96\r\na=mid:1\r\n";
+  std::vector<media::IceCandidate> left;
+  const auto out = core::sdp_with_candidates(sdp, {{"candidate:1 1 udp 1 1.2.3.4 5 typ host", "0", 0},
+                                                   {"candidate:2 1 udp 1 1.2.3.4 6 typ host", std::nullopt, 1},
+                                                   {"candidate:3 1 udp 1 1.2.3.4 7 typ host", "9", std::nullopt},
+                                                   {"", std::nullopt, std::nullopt}},
+                                             left);
+  EXPECT_EQ(out,
+            "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\nm=audio 9 X 111\r\na=mid:0\r\na=candidate:1 1 udp 1 1.2.3.4 5 typ host\r\n"
+            "a=end-of-candidates\r\nm=video 0 X 96\r\na=mid:1\r\na=candidate:2 1 udp 1 1.2.3.4 6 typ host\r\n"
+            "a=end-of-candidates\r\n");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].sdp_mid, "9");
 }
 
 TEST_F(CallTest, RejectEndsBothSides) {
