@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/floor_pair.hpp"
+#include "interop/node_peer.hpp"
 #include "mxcall/client.hpp"
 #include "mxcall/homeserver.hpp"
 #include "mxcall/log.hpp"
@@ -144,6 +145,37 @@ Series measure_calls(const std::string& url, const std::filesystem::path& dir, i
   return out;
 }
 
+// js-sdk -> js-sdk: two matrix-js-sdk peers (node + @roamhq/wrtc, tests/interop/jsdk_peer.mjs);
+// "call" sent -> the callee's inbound audio counter moves (stats polled back to back).
+std::vector<us> measure_jsdk(const std::string& url, int calls) {
+  std::vector<us> out;
+  if (!std::filesystem::exists(std::filesystem::path(MXCALL_INTEROP_DIR) / "node_modules" / "matrix-js-sdk")) {
+    std::fprintf(stderr, "js-sdk not installed (scripts/setup): skipping js-sdk -> js-sdk\n");
+    return out;
+  }
+  testing::NodePeer a(url, "@jsalice:localhost", "bench");
+  testing::NodePeer b(url, "@jsbob:localhost", "bench");
+  auto received = [](const testing::NodePeer::Json& st) {
+    return st.contains("audio") && st["audio"].value("packets_received", 0) > 0;
+  };
+  for (int i = -1; i < calls; ++i) {
+    const std::size_t mark = b.mark();
+    const auto t0 = Clock::now();
+    auto placed = a.command({{"cmd", "call"}, {"user", "@jsbob:localhost"}, {"video", false}});
+    if (!placed) break;
+    if (!b.wait_named("incoming", mark)) break;
+    if (!b.command({{"cmd", "answer"}})) break;
+    std::optional<Clock::time_point> heard;
+    for (const auto until = Clock::now() + std::chrono::seconds(20); Clock::now() < until && !heard;)
+      if (auto st = b.stats(); st && received(*st)) heard = Clock::now();
+    if (i >= 0 && heard) out.push_back(std::chrono::duration_cast<us>(*heard - t0));
+    const std::size_t end_mark = b.mark();
+    (void)a.command({{"cmd", "hangup"}});
+    b.wait_named("hangup", end_mark, {}, std::chrono::seconds(10));
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -160,12 +192,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "synapse: %s\n", hs.error().describe().c_str());
     return 1;
   }
-  for (const char* u : {"alice", "bob"}) (void)hs->register_user(u, "bench");
+  for (const char* u : {"alice", "bob", "jsalice", "jsbob"}) (void)hs->register_user(u, "bench");
 
   // mxcall -> mxcall, with the default jitterbuffer (50 ms) and tuned like the floor (20 ms).
   Series dflt = measure_calls(hs->base_url(), dir, calls, std::chrono::milliseconds(50));
   Series tuned = measure_calls(hs->base_url(), dir, calls, std::chrono::milliseconds(20));
   std::vector<us>& setup = tuned.setup;
+
+  const std::vector<us> jsdk = measure_jsdk(hs->base_url(), calls);
 
   // One homeserver hop: event sent -> seen in the other's /sync.
   std::vector<us> hops;
@@ -212,19 +246,22 @@ int main(int argc, char** argv) {
   }
   std::filesystem::remove_all(dir);
 
+  const double js = median_ms(jsdk);
   const double mx = median_ms(setup), mx_default = median_ms(dflt.setup), hop = median_ms(hops), fl = median_ms(floor);
   const double cpu_per_call = dflt.cpu;
   const long rss_in_call = dflt.rss_kb;
   std::printf("\nmxcall call setup benchmark (%d calls each, medians, loopback)\n", calls);
   std::printf("  mxcall -> mxcall  invite -> first audio at callee : %8.1f ms (jitterbuffer 50 ms, the default)\n", mx_default);
   std::printf("  mxcall -> mxcall  invite -> first audio at callee : %8.1f ms (jitterbuffer 20 ms, as the floor)\n", mx);
+  std::printf("  js-sdk -> js-sdk  call -> audio at callee (stats)   : %8.1f ms\n", js);
   std::printf("  homeserver hop    event -> other's /sync         : %8.1f ms\n", hop);
   std::printf("  floor             tuned webrtcbin pair, in-process : %8.1f ms\n", fl);
   std::printf("  ratio mxcall(20 ms) / (floor + 2 hops)             : %8.2f  (target <= 1)\n", mx / (fl + 2 * hop));
+  std::printf("  ratio mxcall(default) / js-sdk                     : %8.2f  (target <= 0.25)\n", mx_default / js);
   std::printf("  ratio mxcall / floor                               : %8.2f\n", mx / fl);
   std::printf("  CPU while one call is up (both ends, one process)  : %8.1f %% of a core\n", cpu_per_call);
   std::printf("  RSS while one call is up (both ends + engine)      : %8.1f MB\n", static_cast<double>(rss_in_call) / 1024.0);
-  nlohmann::json j = {{"calls", calls}, {"mxcall_invite_to_first_audio_ms", mx}, {"mxcall_default_latency_ms", mx_default}, {"homeserver_hop_ms", hop},
+  nlohmann::json j = {{"calls", calls}, {"mxcall_invite_to_first_audio_ms", mx}, {"mxcall_default_latency_ms", mx_default}, {"homeserver_hop_ms", hop}, {"jsdk_to_jsdk_ms", js}, {"ratio_mxcall_vs_jsdk", mx_default / js},
                       {"floor_ms", fl}, {"ratio_vs_floor_plus_two_hops", mx / (fl + 2 * hop)},
                       {"cpu_percent_one_call", cpu_per_call}, {"rss_mb_one_call", static_cast<double>(rss_in_call) / 1024.0}};
   std::printf("%s\n", j.dump().c_str());

@@ -28,6 +28,13 @@ struct ClientOptions {
   bool relay_only = false;
   // How long our invites ring (js-sdk and Hydrogen send 60 s; the spec recommends 90 s or more).
   std::chrono::milliseconds invite_lifetime{60'000};
+  // Recovery of a dead media path: after `media_timeout` without a packet from the peer the
+  // path counts as disconnected, after `ice_grace` more (twice that on the answering side)
+  // ICE restarts, and a call still not recovered `ice_recovery` after the restart ends with
+  // ice_failed.
+  std::chrono::milliseconds media_timeout{3'000};
+  std::chrono::milliseconds ice_grace{2'000};
+  std::chrono::milliseconds ice_recovery{15'000};
   // The media engine; null: GStreamer webrtcbin.
   std::shared_ptr<media::MediaEngine> engine;
 };
@@ -101,7 +108,11 @@ class Client {
   Status set_muted(const std::string& call_id, media::MediaKind kind, bool muted);
   Status set_hold(const std::string& call_id, bool on_hold);
   Status set_video(const std::string& call_id, bool enabled);
+  // A second video stream with purpose m.screenshare (a test pattern unless a device is set up).
+  Status set_screenshare(const std::string& call_id, bool enabled);
   Status send_dtmf(const std::string& call_id, const std::string& digits);
+  // Restarts ICE now (a fresh ICE agent on both sides), as a dead path does after ice_grace.
+  Status restart_ice(const std::string& call_id);
 
   std::optional<CallSummary> summary(const std::string& call_id);
   std::size_t live_calls();

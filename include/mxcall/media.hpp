@@ -56,6 +56,11 @@ struct PeerConfig {
   std::chrono::milliseconds stun_pacing{5};
   // Play received audio on the default output (autoaudiosink) instead of discarding it.
   bool play_audio = false;
+  // A connected peer that has received nothing (RTP, RTCP, DTLS) for this long, while neither
+  // side holds and the peer's SDP says it sends, reports IceStateChanged{Disconnected}; the
+  // first packet after that reports Connected again. libnice as webrtcbin 1.22 uses it never
+  // notices a dead path itself (src/media/media_watchdog.hpp has the measurement). 0: off.
+  std::chrono::milliseconds media_timeout{3000};
 };
 
 enum class SourceKind { Test, Device };
@@ -88,6 +93,12 @@ struct KindStats {
 struct PeerStats {
   KindStats audio;
   KindStats video;
+  // ICE agents this peer has had: 1, plus one per ICE restart (each gets a fresh agent).
+  std::uint32_t ice_generation = 0;
+  // The candidates the current ICE agent gathered (a=candidate values, without "a=").
+  std::vector<std::string> local_candidates;
+  // How often the media watchdog found the path dead (see PeerConfig::media_timeout).
+  std::uint32_t media_timeouts = 0;
 };
 
 // ---- events from the engine ----

@@ -185,6 +185,9 @@ Result<std::unique_ptr<Client>> Client::start(ClientOptions options) {
   cfg.call.peer.include_loopback = m.options.include_loopback_candidates;
   cfg.call.peer.jitterbuffer_latency = m.options.jitterbuffer_latency;
   cfg.call.invite_lifetime = m.options.invite_lifetime;
+  cfg.call.peer.media_timeout = m.options.media_timeout;
+  cfg.call.ice_grace = m.options.ice_grace;
+  cfg.call.ice_recovery = m.options.ice_recovery;
   cfg.is_member = [&m](const std::string& room, const std::string& user) { return m.rooms->is_joined_member(room, user); };
   client::CallDriver::Ports ports;
   ports.engine = m.engine.get();
@@ -265,8 +268,14 @@ Status Client::set_hold(const std::string& call_id, bool on_hold) {
 Status Client::set_video(const std::string& call_id, bool enabled) {
   return impl_->on_loop([&] { return impl_->driver->command(call_id, core::cmd::SetVideo{enabled}, Impl::now()); });
 }
+Status Client::set_screenshare(const std::string& call_id, bool enabled) {
+  return impl_->on_loop([&] { return impl_->driver->command(call_id, core::cmd::SetScreenShare{enabled}, Impl::now()); });
+}
 Status Client::send_dtmf(const std::string& call_id, const std::string& digits) {
   return impl_->on_loop([&] { return impl_->driver->command(call_id, core::cmd::SendDtmf{digits}, Impl::now()); });
+}
+Status Client::restart_ice(const std::string& call_id) {
+  return impl_->on_loop([&] { return impl_->driver->command(call_id, core::cmd::RestartIce{}, Impl::now()); });
 }
 
 std::optional<CallSummary> Client::summary(const std::string& call_id) {

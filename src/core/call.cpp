@@ -93,6 +93,10 @@ Result<Call> Call::receive(CallConfig config, const std::string& sender, const e
   c.timers_.arm(CallTimer::RingDeadline, now + Duration(remaining));
   c.emit(op::CreatePeer{c.config_.peer});
   c.emit(op::SetRemoteDescription{invite.offer});
+  // The microphone track is set up while ringing, so answering does not wait for the first
+  // encoded audio (the engine negotiates only once caps reached webrtcbin).
+  c.emit(op::AddTrack{c.track(media::MediaKind::Audio, media::StreamPurpose::UserMedia)});
+  c.remote_ufrag_ = sdp_ice_ufrag(invite.offer.sdp).value_or("");
   c.set_remote_metadata(invite.metadata);
   c.emit(note::StateChanged{c.state_});
   MXLOG_INFO("call {}: ringing, from {} ({} ms left to answer)", c.call_id_, sender, remaining);
@@ -138,7 +142,6 @@ void Call::on_command(const CallInput& input, TimePoint now) {
                  [&](const cmd::Answer& a) {
                    if (state_ != CallState::Ringing) { MXLOG_WARN("call {}: answer in state {} ignored", call_id_, to_string(state_)); return; }
                    video_enabled_ = a.video;
-                   emit(op::AddTrack{track(media::MediaKind::Audio, media::StreamPurpose::UserMedia)});
                    if (a.video) emit(op::AddTrack{track(media::MediaKind::Video, media::StreamPurpose::UserMedia)});
                    if (audio_muted_) emit(op::SetTrackMuted{"audio", true});
                    emit(op::CreateAnswer{});
@@ -217,7 +220,7 @@ void Call::on_tick(TimePoint now) {
         }
         break;
       case CallTimer::IceGrace:
-        if (link_ == LinkState::Disconnected) start_ice_restart(now);
+        if (link_ && *link_ != LinkState::Up) start_ice_restart(now);
         break;
       case CallTimer::IceRecovery:
         if (link_ && *link_ != LinkState::Up) {
@@ -279,6 +282,17 @@ void Call::start_ice_restart(TimePoint now) {
   }
   timers_.stop(CallTimer::IceGrace);
   request_renegotiation(true, now);
+}
+
+void Call::on_remote_ice_restart(TimePoint now) {
+  // The peer found the path dead and restarts ICE; our engine answers with a fresh agent.
+  // No restart of our own is needed, but the same bound applies: IceRecovery.
+  timers_.stop(CallTimer::IceGrace);
+  if (state_ != CallState::Connected || link_ == LinkState::Restarting) return;
+  MXLOG_INFO("call {}: the peer restarts ICE", call_id_);
+  link_ = LinkState::Restarting;
+  emit(note::LinkChanged{LinkState::Restarting});
+  timers_.arm(CallTimer::IceRecovery, now + config_.ice_recovery);
 }
 
 void Call::set_state(CallState s) {

@@ -16,9 +16,13 @@
 //   Connecting     ConnectTimeout            -> hangup ice_failed                  -> Ended
 //   Connected      ICE disconnected          -> arm IceGrace (link Disconnected)
 //   Connected      IceGrace / ICE failed     -> ICE-restart offer, arm IceRecovery (link Restarting)
+//                                               (polite side: ICE failed arms IceGrace instead)
 //   Connected      IceRecovery               -> hangup ice_failed                  -> Ended
+//   Connected      peer's ICE-restart offer  -> answer it, stop IceGrace, arm IceRecovery
+//                                               (link Restarting)
 //   any live       opponent hangup           -> close                              -> Ended
 //   any live       cmd Hangup                -> hangup (if we ever sent)           -> Ended
+// IceGrace is twice as long on the polite side, so normally only the impolite side restarts.
 // Renegotiation (Signaling, perfect negotiation: the callee is polite) runs beside Connecting
 // and Connected: Stable -> CreatingOffer -> HaveLocalOffer -> Stable on the answer; a remote
 // offer goes Stable -> CreatingAnswer -> Stable. Colliding offers: the impolite side ignores
@@ -109,6 +113,7 @@ class Call {
   void request_renegotiation(bool ice_restart, TimePoint now);
   void maybe_start_offer(TimePoint now);
   void start_ice_restart(TimePoint now);
+  void on_remote_ice_restart(TimePoint now);
   void set_state(CallState s);
   void send(events::CallEvent e);
   void send_hangup(std::string_view reason);
@@ -143,6 +148,7 @@ class Call {
   bool screenshare_enabled_ = false;
   bool on_hold_ = false;
   bool remote_on_hold_ = false;
+  std::optional<std::string> remote_ufrag_;  // of the last remote description ("" if it had none)
   bool offer_wanted_ = false;         // a renegotiation is due once signaling is stable
   bool ice_restart_wanted_ = false;   // ...and it must restart ICE
   bool remote_offers_video_ = false;
@@ -150,6 +156,8 @@ class Call {
 
 // True when every media section of an offer says sendonly or inactive: the sender holds us.
 bool sdp_holds_peer(std::string_view sdp);
+// The first a=ice-ufrag value; a new one in a renegotiation offer means the peer restarts ICE.
+std::optional<std::string> sdp_ice_ufrag(std::string_view sdp);
 
 // The SDP with the candidates added to their media sections (by mid, else m-line index) as
 // a=candidate lines, and a=end-of-candidates when `complete`. Candidates that match no

@@ -146,11 +146,25 @@ void Call::on_ice(media::IceState s, TimePoint now) {
       if (link_ == LinkState::Up) {
         link_ = LinkState::Disconnected;
         emit(note::LinkChanged{LinkState::Disconnected});
-        timers_.arm(CallTimer::IceGrace, now + config_.ice_grace);
+        // A dead path is usually seen by both sides at once. The polite side waits twice as
+        // long, so the impolite side's ICE-restart offer normally arrives first and only one
+        // side restarts (on_negotiate then stops this timer); colliding restarts still resolve
+        // through perfect negotiation.
+        timers_.arm(CallTimer::IceGrace, now + (polite() ? 2 * config_.ice_grace : config_.ice_grace));
       }
       break;
     case IceState::Failed:
-      if (state_ == CallState::Connecting || state_ == CallState::Connected) start_ice_restart(now);
+      if (state_ == CallState::Connected && polite()) {
+        // As for Disconnected: the impolite side restarts at once, we only if its offer does
+        // not come (a failed fresh agent after a restart is usually seen by both sides too).
+        if (link_ == LinkState::Up) {
+          link_ = LinkState::Disconnected;
+          emit(note::LinkChanged{LinkState::Disconnected});
+        }
+        if (!timers_.armed(CallTimer::IceGrace)) timers_.arm(CallTimer::IceGrace, now + 2 * config_.ice_grace);
+      } else if (state_ == CallState::Connecting || state_ == CallState::Connected) {
+        start_ice_restart(now);
+      }
       break;
     default: break;
   }

@@ -75,6 +75,7 @@ void Call::on_answer(const std::string& sender, const events::CallAnswer& a, Tim
   timings_.answered = now;
   timers_.stop(CallTimer::InviteLifetime);
   emit(op::SetRemoteDescription{a.answer});
+  remote_ufrag_ = sdp_ice_ufrag(a.answer.sdp).value_or("");
   set_remote_metadata(a.metadata);
   auto early = early_candidates_.find(sender + "|" + a.common.party_id.value_or(""));
   if (early != early_candidates_.end() && !early->second.empty()) emit(op::AddRemoteCandidates{std::move(early->second)});
@@ -116,6 +117,7 @@ void Call::on_negotiate(const std::string& sender, const events::CallNegotiate& 
     }
     timers_.stop(CallTimer::NegotiateTimeout);
     emit(op::SetRemoteDescription{n.description});
+    remote_ufrag_ = sdp_ice_ufrag(n.description.sdp).value_or("");
     signaling_ = Signaling::Stable;
     maybe_start_offer(now);
     return;
@@ -130,6 +132,9 @@ void Call::on_negotiate(const std::string& sender, const events::CallNegotiate& 
     timers_.stop(CallTimer::NegotiateTimeout);
     offer_wanted_ = true;
   }
+  const auto ufrag = sdp_ice_ufrag(n.description.sdp);
+  if (remote_ufrag_ && ufrag.value_or("") != *remote_ufrag_) on_remote_ice_restart(now);
+  remote_ufrag_ = ufrag.value_or("");
   const bool held = sdp_holds_peer(n.description.sdp);
   if (held != remote_on_hold_) {
     remote_on_hold_ = held;

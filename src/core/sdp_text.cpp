@@ -26,6 +26,12 @@ std::vector<std::string_view> lines_of(std::string_view sdp) {
 
 }  // namespace
 
+std::optional<std::string> sdp_ice_ufrag(std::string_view sdp) {
+  for (std::string_view line : lines_of(sdp))
+    if (line.rfind("a=ice-ufrag:", 0) == 0) return std::string(line.substr(12));
+  return std::nullopt;
+}
+
 bool sdp_holds_peer(std::string_view sdp) {
   bool any_media = false;
   bool all_held = true;

@@ -274,7 +274,10 @@ Status FakeMediaEngine::send_dtmf(PeerId id, const std::string& digits) {
 
 PeerStats FakeMediaEngine::stats(PeerId id) const {
   const Peer* p = find(id);
-  return p != nullptr ? p->stats : PeerStats{};
+  if (p == nullptr) return PeerStats{};
+  PeerStats s = p->stats;
+  s.ice_generation = static_cast<std::uint32_t>(p->generation + 1);  // one agent per ICE restart
+  return s;
 }
 
 void FakeMediaEngine::advance(std::chrono::milliseconds ms) {

@@ -36,7 +36,11 @@ const char* operation_name(SdpType type) { return type == SdpType::Offer ? "crea
 }  // namespace
 
 WebrtcbinPeer::WebrtcbinPeer(PeerId id, PeerConfig config, GstRuntime& runtime, Emit emit)
-    : id_(id), config_(std::move(config)), runtime_(runtime), emit_(std::move(emit)) {}
+    : id_(id),
+      config_(std::move(config)),
+      runtime_(runtime),
+      emit_(std::move(emit)),
+      watchdog_(config_.media_timeout) {}
 
 WebrtcbinPeer::~WebrtcbinPeer() { shutdown(); }
 
@@ -45,6 +49,7 @@ Result<std::shared_ptr<WebrtcbinPeer>> WebrtcbinPeer::create(PeerId id, const Pe
   if (auto st = ensure_gstreamer(); !st.ok()) return st.error();
   auto peer = std::make_shared<WebrtcbinPeer>(id, config, runtime, std::move(emit));
   if (auto st = peer->build_pipeline(); !st.ok()) return st.error();
+  if (config.media_timeout.count() > 0) peer->schedule_watchdog();
   return peer;
 }
 
@@ -105,6 +110,7 @@ void WebrtcbinPeer::configure_ice() {
 }
 
 void WebrtcbinPeer::shutdown() {
+  shut_down_.store(true);
   if (closing_.exchange(true)) return;
   teardown_pipeline();
 }
@@ -281,6 +287,10 @@ void WebrtcbinPeer::apply_remote_description(const SessionDescription& descripti
       }
       update_dtmf_from_remote(text);
       remote_set_ = true;
+      bool sends = false;
+      for (const auto& [mid, dir] : normalised.by_mid)
+        sends = sends || dir == sdp::Direction::SendRecv || dir == sdp::Direction::SendOnly;
+      remote_sends_.store(sends);
       queued.swap(queued_candidates_);
     }
     remote_hold_.store(normalised.remote_hold);
@@ -329,6 +339,7 @@ void WebrtcbinPeer::emit_candidate(guint mline, const char* candidate) {
   {
     std::lock_guard lock(mu_);
     if (mline < local_sections_.size()) c.sdp_mid = local_sections_[mline].mid;
+    local_candidates_.push_back(c.candidate.rfind("a=", 0) == 0 ? c.candidate.substr(2) : c.candidate);
   }
   emit_(LocalCandidate{id_, std::move(c)});
 }
@@ -356,6 +367,8 @@ void WebrtcbinPeer::on_ice_state(int state) {
   if (closing() || state < 0 || state > static_cast<int>(IceState::Closed)) return;
   // GstWebRTCICEConnectionState has IceState's order: new, checking, connected, completed,
   // failed, disconnected, closed.
+  ice_up_.store(state == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED ||
+                state == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED);
   emit_(IceStateChanged{id_, static_cast<IceState>(state)});
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "media/dtls_cert.hpp"
+#include "media/media_watchdog.hpp"
 #include "media/sdp_rewrite.hpp"
 #include "mxcall/media.hpp"
 
@@ -52,7 +53,7 @@ struct LocalTrack {
   Counters sent;
 };
 
-class WebrtcbinPeer {
+class WebrtcbinPeer : public std::enable_shared_from_this<WebrtcbinPeer> {
  public:
   using Emit = std::function<void(MediaEvent)>;
 
@@ -117,6 +118,10 @@ class WebrtcbinPeer {
   Status restart_pipeline();
   void add_recv_transceiver(const std::string& kind, const std::string& mid);
 
+  // Media-inactivity watchdog (webrtcbin_watchdog.cpp): a timer on the runtime's loop thread.
+  void schedule_watchdog();
+  void watchdog_tick();
+
   // Receive side (webrtcbin_receive.cpp).
   void on_pad_added(GstPad* pad);
   void on_bus_message(GstMessage* message);
@@ -139,6 +144,13 @@ class WebrtcbinPeer {
   std::atomic<bool> first_audio_{false};
   std::atomic<bool> first_video_{false};
   Counters recv_audio_, recv_video_;
+  Counters transport_in_;                    // every packet nicesrc hands on (SRTP, SRTCP, DTLS)
+  std::atomic<bool> ice_up_{false};          // the current agent says connected/completed
+  std::atomic<bool> remote_sends_{true};     // the remote SDP has a section that sends to us
+  std::atomic<std::uint32_t> generation_{1}; // ICE agents so far (1 + restarts)
+  std::atomic<std::uint32_t> media_timeouts_{0};
+  std::atomic<bool> shut_down_{false};       // for good (closing_ is also set during a restart)
+  MediaWatchdog watchdog_;                   // the runtime's loop thread only
 
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<LocalTrack>> tracks_;
@@ -154,6 +166,7 @@ class WebrtcbinPeer {
   bool end_of_candidates_sent_ = false;
   std::set<std::string> announced_mids_;
   std::string local_sdp_;  // as sent (after our rewrites)
+  std::vector<std::string> local_candidates_;  // gathered by the current agent
   std::optional<bool> restart_role_;  // after an ICE restart our offers state this DTLS role
   KindStats sent_before_restart_[2];  // audio, video counters of replaced send branches
 

@@ -196,6 +196,13 @@ void WebrtcbinPeer::on_element_added(GstElement* element) {
       gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_BUFFER, &PeerCallbacks::on_srtp_out, this, nullptr);
       gst_object_unref(out);
     }
+  } else if (name == "nicesrc") {  // everything the peer sends us arrives here (watchdog)
+    GstPad* out = gst_element_get_static_pad(element, "src");
+    if (out != nullptr) {
+      gst_pad_add_probe(out, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                        &PeerCallbacks::on_receive_data, &transport_in_, nullptr);
+      gst_object_unref(out);
+    }
   } else if (name == "dtlssrtpdec" && certificate_) {
     g_object_set(element, "pem", certificate_->pem.c_str(), nullptr);
   }

@@ -71,7 +71,10 @@ Status WebrtcbinPeer::restart_pipeline() {
     queued_candidates_.clear();
     end_of_candidates_sent_ = false;
     restart_role_ = dtls_server_;
+    local_candidates_.clear();
   }
+  ice_up_.store(false);  // the fresh agent reports its own states from New on
+  generation_.fetch_add(1);  // and the watchdog starts over with it
   certificate_ = std::move(cert).value();
   closing_.store(false);
 

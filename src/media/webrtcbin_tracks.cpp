@@ -193,6 +193,12 @@ PeerStats WebrtcbinPeer::stats() const {
   s.audio.bytes_received = recv_audio_.bytes.load();
   s.video.packets_received = recv_video_.packets.load();
   s.video.bytes_received = recv_video_.bytes.load();
+  s.ice_generation = generation_.load();
+  s.media_timeouts = media_timeouts_.load();
+  {
+    std::lock_guard lock(mu_);
+    s.local_candidates = local_candidates_;
+  }
   return s;
 }
 

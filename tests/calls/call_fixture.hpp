@@ -64,14 +64,25 @@ class Party {
   Client& client() { return *client_; }
   const std::string& user_id() const { return user_id_; }
 
-  // Waits for an update matching pred; returns it.
+  // How many updates arrived so far: wait_for(..., since = mark()) looks only at later ones.
+  std::size_t mark() {
+    std::lock_guard lock(mutex_);
+    return updates_.size();
+  }
+  std::vector<CallUpdate> updates() {
+    std::lock_guard lock(mutex_);
+    return updates_;
+  }
+
+  // Waits for an update matching pred (among those from index `since` on); returns it.
   std::optional<CallUpdate> wait_for(const std::function<bool(const CallUpdate&)>& pred,
-                                     std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+                                     std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                                     std::size_t since = 0) {
     std::unique_lock lock(mutex_);
     std::optional<CallUpdate> found;
     cv_.wait_for(lock, timeout, [&] {
-      for (const auto& u : updates_)
-        if (pred(u)) {
+      for (std::size_t i = since; i < updates_.size(); ++i)
+        if (const auto& u = updates_[i]; pred(u)) {
           found = u;
           return true;
         }
@@ -85,6 +96,18 @@ class Party {
   }
   std::optional<CallUpdate> wait_kind(CallUpdate::Kind k, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
     return wait_for([k](const CallUpdate& u) { return u.kind == k; }, timeout);
+  }
+
+  // A Link update of the call ("up", "disconnected", "restarting") from index `since` on.
+  std::optional<CallUpdate> wait_link(const std::string& call_id, const std::string& link,
+                                      std::chrono::milliseconds timeout, std::size_t since = 0) {
+    return wait_for([&](const CallUpdate& u) { return u.kind == CallUpdate::Kind::Link && u.call_id == call_id && u.link == link; },
+                    timeout, since);
+  }
+
+  media::PeerStats stats(const std::string& call_id) {
+    auto s = client_->summary(call_id);
+    return s ? s->stats : media::PeerStats{};
   }
 
   // Waits until the call's audio counters pass `packets` both ways.
@@ -108,5 +131,24 @@ class Party {
   std::condition_variable cv_;
   std::vector<CallUpdate> updates_;
 };
+
+// `caller` calls `callee`, who answers; returns the call id once both are connected and audio
+// flows both ways (50 packets), or "" after a test failure.
+inline std::string connect_call(Party& caller, Party& callee) {
+  auto call_id = caller.client().place_call(callee.user_id(), false);
+  EXPECT_TRUE(call_id.ok()) << call_id.error();
+  if (!call_id.ok()) return {};
+  if (!callee.wait_call(*call_id, CallUpdate::Kind::Incoming)) {
+    ADD_FAILURE() << callee.user_id() << " never rang";
+    return {};
+  }
+  EXPECT_TRUE(callee.client().answer(*call_id).ok());
+  const bool up = caller.wait_call(*call_id, CallUpdate::Kind::Connected).has_value() &&
+                  callee.wait_call(*call_id, CallUpdate::Kind::Connected).has_value();
+  const bool audio = up && caller.wait_audio(*call_id, 50) && callee.wait_audio(*call_id, 50);
+  EXPECT_TRUE(up) << "the call never connected";
+  EXPECT_TRUE(audio) << "no audio both ways";
+  return up && audio ? *call_id : std::string();
+}
 
 }  // namespace mxcall::testing

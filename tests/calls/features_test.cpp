@@ -48,6 +48,20 @@ TEST(CallFeatures, VideoAddedMidCallArrivesAndAudioKeepsFlowing) {
   EXPECT_GT(video_received(bob, id), 0u);
 }
 
+TEST(CallFeatures, ScreenShareArrivesWithItsPurpose) {
+  Party alice("alice", false);
+  Party bob("bob", true);
+  const auto id = connect(alice, bob);
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(alice.client().set_screenshare(id, true).ok());
+  auto track = bob.wait_for([&](const CallUpdate& u) {
+    return u.call_id == id && u.kind == Kind::RemoteTrack && u.media_kind == media::MediaKind::Video;
+  });
+  ASSERT_TRUE(track) << "bob never received the screen share";
+  EXPECT_TRUE(track->screenshare) << "the stream's purpose (sdp_stream_metadata) was lost";
+  EXPECT_TRUE(bob.wait_audio(id, 50));
+}
+
 TEST(CallFeatures, HoldStopsMediaToThePeerAndResumeBringsItBack) {
   Party alice("alice", false);
   Party bob("bob", true);

@@ -44,6 +44,7 @@ inline TrackSpec video_track(const std::string& stream) {
 struct Side {
   PeerId id = 0;
   std::optional<Clock::time_point> ice_up, first_audio;
+  std::vector<std::pair<Clock::time_point, IceState>> ice_states;  // every IceStateChanged
   std::set<MediaKind> decoded;
   std::vector<RemoteTrackAdded> tracks;
   std::vector<OperationFailed> failures;
@@ -170,6 +171,7 @@ class CallHarness {
     }
   }
   void on(const IceStateChanged& ev) {
+    side(ev.peer).ice_states.emplace_back(Clock::now(), ev.state);
     if ((ev.state == IceState::Connected || ev.state == IceState::Completed) && !side(ev.peer).ice_up)
       side(ev.peer).ice_up = Clock::now();
   }

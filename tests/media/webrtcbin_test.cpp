@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -96,6 +97,57 @@ TEST_F(WebrtcbinTest, HoldStopsMediaAndResumeBringsItBack) {
   EXPECT_NE(h.A.sent.back().sdp.find("a=sendrecv"), std::string::npos);
   expect_audio_flows(h, h.B.id);
   expect_audio_flows(h, h.A.id);
+}
+
+// The media watchdog (media/media_watchdog.hpp): libnice never reports a dead path, the
+// engine does, from the silence; and the same path reports connected when packets return.
+std::optional<Clock::time_point> reported(const Side& s, IceState state, Clock::time_point after) {
+  for (const auto& [at, st] : s.ice_states)
+    if (st == state && at >= after) return at;
+  return std::nullopt;
+}
+
+TEST_F(WebrtcbinTest, SilentPathIsReportedDisconnectedAndConnectedWhenPacketsReturn) {
+  if (std::system("nft --version >/dev/null 2>&1") != 0) FAIL() << "nft is missing (package nftables, scripts/setup)";
+  PeerConfig config = loopback_config();
+  config.media_timeout = 1000ms;
+  CallHarness h(engine(), config);
+  start_audio_call(h);
+  const auto cut = Clock::now();
+  ASSERT_EQ(std::system("nft add table inet wd && nft add chain inet wd in '{ type filter hook input priority 0; }' && "
+                        "nft add rule inet wd in udp dport 1-65535 drop"), 0);
+  const bool down = h.wait([&] {
+    return reported(h.A, IceState::Disconnected, cut) && reported(h.B, IceState::Disconnected, cut);
+  }, 5s);
+  const auto restore = Clock::now();
+  EXPECT_EQ(std::system("nft delete table inet wd"), 0);
+  ASSERT_TRUE(down) << "the dead path was never reported";
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(*reported(h.A, IceState::Disconnected, cut) - cut);
+  EXPECT_GE(took, 900ms);  // not before the timeout
+  EXPECT_TRUE(h.wait([&] {
+    return reported(h.A, IceState::Connected, restore) && reported(h.B, IceState::Connected, restore);
+  }, 5s)) << "packets came back but the path was not reported connected";
+  expect_audio_flows(h, h.A.id);
+  expect_audio_flows(h, h.B.id);
+  EXPECT_EQ(engine().stats(h.A.id).media_timeouts, 1u);
+  EXPECT_EQ(engine().stats(h.A.id).ice_generation, 1u);  // the same agent, no restart
+  std::printf("watchdog: dead path reported after %lld ms (timeout 1000 ms)\n", static_cast<long long>(took.count()));
+}
+
+TEST_F(WebrtcbinTest, HoldIsNoDeadPathForTheWatchdog) {
+  PeerConfig config = loopback_config();
+  config.media_timeout = 500ms;
+  CallHarness h(engine(), config);
+  start_audio_call(h);
+  const auto start = Clock::now();
+  engine().set_local_hold(h.A.id, true);
+  ASSERT_TRUE(h.negotiate(h.A.id));
+  h.observe(2s);  // four timeouts of silence both ways
+  engine().set_local_hold(h.A.id, false);
+  ASSERT_TRUE(h.negotiate(h.A.id));
+  expect_audio_flows(h, h.B.id);
+  EXPECT_FALSE(reported(h.A, IceState::Disconnected, start));
+  EXPECT_FALSE(reported(h.B, IceState::Disconnected, start));
 }
 
 TEST_F(WebrtcbinTest, MutedAudioKeepsSendingSilence) {
