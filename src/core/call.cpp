@@ -286,7 +286,9 @@ void Call::start_ice_restart(TimePoint now) {
 
 void Call::on_remote_ice_restart(TimePoint now) {
   // The peer found the path dead and restarts ICE; our engine answers with a fresh agent.
-  // No restart of our own is needed, but the same bound applies: IceRecovery.
+  // No restart of our own is needed, but the same bound applies: IceRecovery. Our answer
+  // comes from a fresh agent, so it waits for that agent's candidates like a first answer.
+  gathering_complete_ = false;
   timers_.stop(CallTimer::IceGrace);
   if (state_ != CallState::Connected || link_ == LinkState::Restarting) return;
   MXLOG_INFO("call {}: the peer restarts ICE", call_id_);

@@ -93,7 +93,10 @@ struct FakeMedia {
                      p.remote_desc = true;
                      if (auto pos = d.description.sdp.find("a=msid:"); pos != std::string::npos)
                        p.remote_stream = d.description.sdp.substr(pos + 7, d.description.sdp.find(' ', pos) - pos - 7);
-                     if (d.description.sdp.find("a=ice-ufrag:restart") != std::string::npos) p.connected = false;
+                     if (d.description.sdp.find("a=ice-ufrag:restart") != std::string::npos) {
+                       p.connected = false;  // the engine answers a restart with a fresh agent
+                       p.gathered = false;
+                     }
                      if (d.description.sdp.find("\na=candidate:") != std::string::npos) p.got_remote_candidate = true;
                      maybe_connect(p, inbox);
                    },
