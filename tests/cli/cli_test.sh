@@ -39,6 +39,36 @@ assert call["audio_packets_received"]["alice"] > 0 and call["audio_packets_recei
 assert call["setup_ms"]["invite_to_first_audio"] is not None, s
 PY
 
+# mxcall bot answers; SIGINT ends its call with a hangup the caller sees (mxcall call --json).
+"$MXCALL" -q homeserver register dave --password pw --dir "$dir" >/dev/null || fail "register dave"
+"$MXCALL" -q homeserver register erin --password pw --dir "$dir" >/dev/null || fail "register erin"
+"$MXCALL" -q bot --homeserver "$url" --user dave --password pw --answer --store "$dir/dave.db" --json >"$dir/bot.out" &
+botpid=$!
+wait_line() {  # file pattern: polls a file the other process appends to (up to 30 s)
+  for _ in $(seq 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+wait_line "$dir/bot.out" '"event":"ready"' || fail "the bot never got ready"
+"$MXCALL" -q call --homeserver "$url" --user erin --password pw --to @dave:localhost --duration 60 \
+  --store "$dir/erin.db" --json >"$dir/call.out" &
+callpid=$!
+wait_line "$dir/bot.out" '"event":"connected"' || fail "the bot's call never connected: $(cat "$dir/bot.out")"
+wait_line "$dir/call.out" '"event":"stats"' || fail "the caller saw no media stats"
+kill -INT "$botpid"
+wait "$botpid" || fail "the bot did not exit cleanly on SIGINT"
+wait "$callpid" || fail "mxcall call exited non-zero although the call connected: $(tail -2 "$dir/call.out")"
+grep '"event":"ended"' "$dir/call.out" | grep '"reason":"user_hangup"' | grep -q '"by_remote":true' ||
+  fail "the caller did not see the bot's hangup: $(cat "$dir/call.out")"
+summary=$(grep '"event":"summary"' "$dir/call.out")
+python3 - "$summary" <<'PY' || fail "bad call summary: $summary"
+import json, sys
+s = json.loads(sys.argv[1])
+assert s["connected"] and s["end_reason"] == "user_hangup", s
+assert s["audio"]["packets_received"] > 0 and s["audio"]["packets_sent"] > 0, s
+for k in ("invite_to_answer", "invite_to_ice_connected", "invite_to_first_audio"):
+    assert s["setup_ms"][k] is not None, (k, s)
+PY
+
 "$MXCALL" -q homeserver stop --dir "$dir" || fail "stop"
 "$MXCALL" -q homeserver status --dir "$dir" >/dev/null
 [ $? -eq 3 ] || fail "status after stop should exit 3"
