@@ -214,14 +214,19 @@ int main(int argc, char** argv) {
     std::mutex m;
     std::condition_variable cv;
     std::string last_seen;
+    int batches = 0;
     matrix::SyncLoop sync(hs->base_url(), bapi.access_token(), nullptr, [&](const matrix::SyncBatch& batch) {
       std::lock_guard lock(m);
+      ++batches;
       for (const auto& r : batch.joined)
         for (const auto& ev : r.timeline) last_seen = ev.event_id;
       cv.notify_all();
     });
     (void)sync.start();
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the initial sync finish
+    {
+      std::unique_lock lock(m);  // the initial sync is done before the first measurement
+      cv.wait_for(lock, std::chrono::seconds(10), [&] { return batches > 0; });
+    }
     for (int i = 0; i < calls && room.ok(); ++i) {
       const auto t0 = Clock::now();
       // A real m.call.invite as large as an Opus offer with candidates (~3 KB): Synapse's work
