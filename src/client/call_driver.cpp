@@ -25,7 +25,7 @@ const char* link_name(core::LinkState l) {
 }  // namespace
 
 CallDriver::CallDriver(core::RegistryConfig config, Ports ports)
-    : config_(config), registry_(std::move(config)), ports_(std::move(ports)) {}
+    : registry_(std::move(config)), ports_(std::move(ports)) {}
 
 void CallDriver::set_ice_servers(std::vector<media::IceServer> servers) { registry_.set_ice_servers(std::move(servers)); }
 

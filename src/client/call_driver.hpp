@@ -47,13 +47,11 @@ class CallDriver {
   void perform(const std::string& call_id, const core::CallOutput& out, core::TimePoint now);
   void update(CallUpdate u) { if (ports_.notify) ports_.notify(u); }
 
-  core::RegistryConfig config_;
   core::CallRegistry registry_;
   Ports ports_;
   std::map<std::string, media::PeerId> peers_;     // call id -> peer
   std::map<media::PeerId, std::string> calls_;     // peer -> call id
   std::map<std::string, CallSummary> summaries_;   // kept after a call ends
-  std::vector<std::pair<std::string, core::CallInput>> pending_inputs_;  // results posted from callbacks
   core::TimePoint now_{};
 };
 

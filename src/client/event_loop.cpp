@@ -10,6 +10,7 @@ void EventLoop::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable()) return;
   stopping_ = false;
+  stopped_ = false;
   thread_ = std::thread([this] { run(); });
 }
 
@@ -20,12 +21,29 @@ void EventLoop::stop() {
     cv_.notify_all();
   }
   if (thread_.joinable() && !on_loop_thread()) thread_.join();
+  // Whoever still waits in call() gets an answer: what was queued runs here, and anything
+  // posted from now on runs on the poster's thread (one at a time), never silently dropped.
+  std::deque<Task> left;
+  {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    left.swap(tasks_);
+  }
+  std::lock_guard run(inline_mutex_);
+  for (auto& t : left) t();
 }
 
 void EventLoop::post(Task task) {
-  std::lock_guard lock(mutex_);
-  tasks_.push_back(std::move(task));
-  cv_.notify_all();
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopped_) {
+      tasks_.push_back(std::move(task));
+      cv_.notify_all();
+      return;
+    }
+  }
+  std::lock_guard run(inline_mutex_);
+  task();
 }
 
 void EventLoop::run() {

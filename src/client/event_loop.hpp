@@ -25,7 +25,8 @@ class EventLoop {
   EventLoop& operator=(const EventLoop&) = delete;
 
   void start();
-  void stop();  // drains nothing further; joins
+  // Joins the thread, then runs what is still queued on the caller; later posts run inline.
+  void stop();
   bool on_loop_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
 
   void post(Task task);
@@ -51,6 +52,8 @@ class EventLoop {
   std::condition_variable cv_;
   std::deque<Task> tasks_;
   bool stopping_ = false;
+  bool stopped_ = false;
+  std::mutex inline_mutex_;  // serialises tasks run after stop()
   std::optional<Clock::time_point> deadline_;
   std::thread thread_;
 };
