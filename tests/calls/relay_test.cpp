@@ -7,9 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "calls/call_fixture.hpp"
 
@@ -18,12 +20,14 @@ namespace mxcall::testing {
 namespace {
 constexpr int kTurnPort = 3478;  // the test runs in its own network namespace
 constexpr const char* kTurnSecret = "mxcall-relay-test";
+constexpr int kTurnLifetimeS = 15;
 }  // namespace
 
 nlohmann::json synapse_overrides() {
   return {{"turn_uris", {"turn:127.0.0.1:" + std::to_string(kTurnPort) + "?transport=udp"}},
           {"turn_shared_secret", kTurnSecret},
-          {"turn_user_lifetime", "1h"}};
+          // Short, so the refresh test sees the first credentials expire.
+          {"turn_user_lifetime", std::to_string(kTurnLifetimeS) + "s"}};
 }
 
 namespace {
@@ -108,6 +112,57 @@ TEST(Relay, RelayOnlyCallFlowsThroughCoturnWithCredentialsFromTheHomeserver) {
   EXPECT_GE(count(log, "CHANNEL_BIND processed, success") + count(log, "CREATE_PERMISSION processed, success"), 1u) << log;
   ASSERT_TRUE(alice.client().hangup(*id).ok());
   EXPECT_TRUE(bob.wait_call(*id, Kind::Ended));
+}
+
+// coturn names each credential "<expiry unix seconds>:<user id>"; the expiries it saw in
+// successful allocations, in log order.
+std::vector<long long> allocation_expiries(const std::string& log) {
+  std::vector<long long> out;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("ALLOCATE processed, success") == std::string::npos) continue;
+    const auto user = line.find("user <");
+    if (user == std::string::npos) continue;
+    out.push_back(std::atoll(line.c_str() + user + 6));
+  }
+  return out;
+}
+
+// Credentials from /voip/turnServer expire after kTurnLifetimeS; the Client fetches new ones
+// before that, so a relay-only call placed after the first ones expired still connects
+// (coturn refuses an expired username, so with stale credentials it could not).
+TEST(Relay, CredentialsAreRefreshedBeforeTheyExpire) {
+  Coturn turn;
+  ASSERT_TRUE(turn.wait_listening());
+  auto relay = [](ClientOptions& o) { o.relay_only = true; };
+  Party alice("alice", false, relay);
+  Party bob("bob", true, relay);
+  const auto started = std::chrono::steady_clock::now();
+
+  auto first = alice.client().place_call(bob.user_id(), false);
+  ASSERT_TRUE(first.ok()) << first.error();
+  ASSERT_TRUE(bob.wait_call(*first, Kind::Incoming));
+  ASSERT_TRUE(bob.client().answer(*first).ok());
+  ASSERT_TRUE(alice.wait_call(*first, Kind::Connected)) << turn.log();
+  ASSERT_TRUE(alice.client().hangup(*first).ok());
+  ASSERT_TRUE(bob.wait_call(*first, Kind::Ended));
+
+  // Let the first credentials run out (not a timing assertion: the point is that time passes).
+  std::this_thread::sleep_until(started + std::chrono::seconds(kTurnLifetimeS + 2));
+
+  auto second = alice.client().place_call(bob.user_id(), false);
+  ASSERT_TRUE(second.ok()) << second.error();
+  ASSERT_TRUE(bob.wait_call(*second, Kind::Incoming));
+  ASSERT_TRUE(bob.client().answer(*second).ok());
+  ASSERT_TRUE(alice.wait_call(*second, Kind::Connected)) << "no relay with refreshed credentials:\n" << turn.log();
+  EXPECT_TRUE(bob.wait_audio(*second, 20));
+  EXPECT_TRUE(alice.wait_audio(*second, 20));
+
+  // The second call's allocations used credentials that expire later than the first ones.
+  const auto expiries = allocation_expiries(turn.log());
+  ASSERT_GE(expiries.size(), 4u) << turn.log();
+  EXPECT_GT(expiries.back(), expiries.front()) << turn.log();
+  ASSERT_TRUE(alice.client().hangup(*second).ok());
 }
 
 }  // namespace
