@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "client/peer_table.hpp"
 #include "core/call_registry.hpp"
 #include "mxcall/client.hpp"
 #include "mxcall/matrix/sync.hpp"
@@ -45,12 +46,12 @@ class CallDriver {
 
  private:
   void perform(const std::string& call_id, const core::CallOutput& out, core::TimePoint now);
+  static void record(CallSummary& sum, const core::CallOutput& out);
   void update(CallUpdate u) { if (ports_.notify) ports_.notify(u); }
 
   core::CallRegistry registry_;
   Ports ports_;
-  std::map<std::string, media::PeerId> peers_;     // call id -> peer
-  std::map<media::PeerId, std::string> calls_;     // peer -> call id
+  PeerTable peers_;
   std::map<std::string, CallSummary> summaries_;   // kept after a call ends
   core::TimePoint now_{};
 };
