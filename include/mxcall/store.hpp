@@ -1,11 +1,13 @@
-// Persistent client state in SQLite (WAL): the login session and the /sync token today;
-// olm sessions, ongoing calls and members join it in later schema versions.
+// Persistent client state in SQLite (WAL): the login session, the /sync token, the room state
+// the client acts on, and the group calls it is in.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "mxcall/error.hpp"
 
@@ -16,6 +18,37 @@ struct Session {
   std::string user_id;
   std::string device_id;
   std::string access_token;
+};
+
+// One state event the client keeps (content as JSON text).
+struct StateEntry {
+  std::string room_id;
+  std::string event_type;
+  std::string state_key;
+  std::string content;
+  bool operator==(const StateEntry&) const = default;
+};
+
+// A group call this device is in (rejoined when the client starts again).
+struct OngoingGroupCall {
+  std::string room_id;
+  std::string conf_id;
+  std::string session_id;
+  bool video = false;
+  bool audio_muted = false;
+  bool video_muted = false;
+  std::int64_t joined_at_ms = 0;
+  bool operator==(const OngoingGroupCall&) const = default;
+};
+
+// One peer call of a group call, as the wire knows it.
+struct GroupPeerCall {
+  std::string call_id;
+  std::string user_id;
+  std::string device_id;
+  std::string peer_session_id;
+  std::int64_t next_seq = 0;  // the seq our next message on this call would carry
+  bool operator==(const GroupPeerCall&) const = default;
 };
 
 // Thread-safe: every method may be called from any thread (one internal mutex).
@@ -40,6 +73,20 @@ class Store {
 
   Result<std::optional<std::string>> load_sync_token() const;
   Status save_sync_token(const std::string& next_batch);
+
+  // Room state cache (memberships, group call and member events): upserts in one transaction.
+  Status save_room_state(const std::vector<StateEntry>& entries);
+  Result<std::vector<StateEntry>> load_room_state() const;
+  // Forgets a room's state (we left it).
+  Status forget_room(const std::string& room_id);
+
+  // Ongoing group calls, one per room.
+  Status save_group_call(const OngoingGroupCall& call);
+  Status remove_group_call(const std::string& room_id);  // and its peer calls
+  Result<std::vector<OngoingGroupCall>> load_group_calls() const;
+  // Replaces the peer calls kept for the group call in `room_id` (which must be saved).
+  Status save_group_peer_calls(const std::string& room_id, const std::vector<GroupPeerCall>& calls);
+  Result<std::vector<GroupPeerCall>> load_group_peer_calls(const std::string& room_id) const;
 
  private:
   struct Impl;

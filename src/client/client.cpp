@@ -12,6 +12,7 @@
 #include "client/call_driver.hpp"
 #include "client/event_loop.hpp"
 #include "client/room_tracker.hpp"
+#include "client/room_state_cache.hpp"
 #include "client/turn_refresh.hpp"
 #include "mxcall/matrix/api.hpp"
 #include "mxcall/matrix/sender.hpp"
@@ -97,6 +98,7 @@ struct Client::Impl {
   void on_batch(const matrix::SyncBatch& batch) {
     loop->call([&] {
       auto invites = rooms->apply(batch);
+      remember_state(batch);
       for (const auto& room : batch.joined)
         for (const auto& ev : room.timeline) driver->on_room_event(ev, now());
       if (options.auto_join_invites)
@@ -110,6 +112,29 @@ struct Client::Impl {
     std::lock_guard lock(batch_mutex);
     ++batches;
     batch_cv.notify_all();
+  }
+
+  // Keeps the batch's memberships and call state in the store (before the sync token moves
+  // past them), so a restart from that token still knows them.
+  void remember_state(const matrix::SyncBatch& batch) {
+    if (auto st = store->save_room_state(client::tracked_state(batch, session.user_id)); !st.ok())
+      MXLOG_WARN("client: keeping room state in the store failed: {}", st.error().describe());
+    for (const auto& room_id : batch.left)
+      if (auto st = store->forget_room(room_id); !st.ok())
+        MXLOG_WARN("client: forgetting room {} in the store failed: {}", room_id, st.error().describe());
+  }
+
+  // The state kept by remember_state() in earlier runs, applied before the first /sync.
+  void restore_state() {
+    auto entries = store->load_room_state();
+    if (!entries.ok()) {
+      MXLOG_WARN("client: reading room state from the store failed: {}", entries.error().describe());
+      return;
+    }
+    matrix::SyncBatch cached;
+    cached.joined = client::rooms_from_state(*entries);
+    rooms->apply(cached);
+    MXLOG_DEBUG("client: {} rooms restored from the store", cached.joined.size());
   }
 
   void wake() {
@@ -176,6 +201,7 @@ Result<std::unique_ptr<Client>> Client::start(ClientOptions options) {
   m.engine = m.options.engine ? m.options.engine : std::shared_ptr<media::MediaEngine>(media::make_webrtcbin_engine());
   m.sender = std::make_unique<matrix::Sender>(m.options.homeserver, m.session.access_token);
   m.rooms = std::make_unique<client::RoomTracker>(m.session.user_id);
+  m.restore_state();
   m.loop = std::make_unique<client::EventLoop>([&m] { m.wake(); });
 
   core::RegistryConfig cfg;

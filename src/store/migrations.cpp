@@ -30,6 +30,39 @@ CREATE TABLE sync_state (
   next_batch TEXT NOT NULL
 );
 )sql"},
+    {2, "room state cache and ongoing group calls", R"sql(
+-- The room state the client acts on (memberships, MSC3401 call and member events), kept so a
+-- client restarted from its sync token knows who is in which room and which calls run,
+-- without an initial sync or a scan of room history.
+CREATE TABLE room_state (
+  room_id    TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  state_key  TEXT NOT NULL,
+  content    TEXT NOT NULL,  -- the event content, JSON
+  PRIMARY KEY (room_id, event_type, state_key)
+) WITHOUT ROWID;
+-- Group calls this device is in: rejoined at start.
+CREATE TABLE group_calls (
+  room_id     TEXT PRIMARY KEY,
+  conf_id     TEXT NOT NULL,
+  session_id  TEXT NOT NULL,  -- the session the peers know us by
+  video       INTEGER NOT NULL,
+  audio_muted INTEGER NOT NULL,
+  video_muted INTEGER NOT NULL,
+  joined_at   INTEGER NOT NULL  -- unix ms
+);
+-- The peer calls of a group call, so a restarted device can end them properly (hangups with
+-- the right call id and seq) before it rejoins.
+CREATE TABLE group_peer_calls (
+  room_id         TEXT NOT NULL REFERENCES group_calls (room_id) ON DELETE CASCADE,
+  call_id         TEXT NOT NULL,
+  user_id         TEXT NOT NULL,
+  device_id       TEXT NOT NULL,
+  peer_session_id TEXT NOT NULL,
+  next_seq        INTEGER NOT NULL,
+  PRIMARY KEY (room_id, call_id)
+) WITHOUT ROWID;
+)sql"},
 };
 
 constexpr bool numbered_in_order(std::span<const Migration> list) {

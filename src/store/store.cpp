@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "store/migrations.hpp"
+#include "store/store_impl.hpp"
 #include "store/sqlite.hpp"
 #include "util/logging.hpp"
 
@@ -18,13 +19,6 @@ namespace mxcall::store {
 
 namespace fs = std::filesystem;
 
-struct Store::Impl {
-  mutable std::mutex mutex;
-  sqlite::Database db;
-  int schema_version = 0;
-
-  explicit Impl(sqlite::Database database) : db(std::move(database)) {}
-};
 
 namespace {
 
@@ -191,7 +185,10 @@ Status Store::save_session(const Session& session) {
       *row && (previous->column_text(0) != session.user_id || previous->column_text(1) != session.device_id);
   previous->reset();
   if (other_device) {
-    if (auto dropped = db.exec("DELETE FROM sync_state", what); !dropped) return dropped;
+    // Room state and group calls were seen by that user/device, and are not ours.
+    if (auto dropped = db.exec("DELETE FROM sync_state; DELETE FROM room_state; DELETE FROM group_calls;", what);
+        !dropped)
+      return dropped;
   }
 
   auto upsert = db.prepare(
@@ -217,7 +214,11 @@ Status Store::clear_session() {
 
   auto tx = sqlite::Transaction::begin(db, what);
   if (!tx) return std::move(tx).error();
-  if (auto deleted = db.exec("DELETE FROM session; DELETE FROM sync_state;", what); !deleted) return deleted;
+  if (auto deleted = db.exec("DELETE FROM session; DELETE FROM sync_state; DELETE FROM room_state; "
+                             "DELETE FROM group_calls;",
+                             what);
+      !deleted)
+    return deleted;
   return tx->commit();
 }
 

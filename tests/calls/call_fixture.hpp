@@ -46,14 +46,16 @@ class Party {
     o.auto_join_invites = auto_join;
     o.include_loopback_candidates = true;
     if (tweak) tweak(o);
-    auto c = Client::start(o);
-    if (!c.ok()) throw std::runtime_error("client start: " + c.error().describe());
-    client_ = std::move(c).value();
-    client_->on_update([this](const CallUpdate& u) {
-      std::lock_guard lock(mutex_);
-      updates_.push_back(u);
-      cv_.notify_all();
-    });
+    options_ = o;
+    start();
+  }
+
+  // Stops the client and starts a new one on the same store: the same device, continuing
+  // from its saved sync token (what an app restart does).
+  void restart() {
+    client_->stop();
+    client_.reset();
+    start();
   }
   ~Party() {
     client_->stop();
@@ -62,6 +64,7 @@ class Party {
   }
 
   Client& client() { return *client_; }
+  const std::filesystem::path& store_path() const { return options_.store; }
   const std::string& user_id() const { return user_id_; }
 
   // How many updates arrived so far: wait_for(..., since = mark()) looks only at later ones.
@@ -123,9 +126,21 @@ class Party {
   }
 
  private:
+  void start() {
+    auto c = Client::start(options_);
+    if (!c.ok()) throw std::runtime_error("client start: " + c.error().describe());
+    client_ = std::move(c).value();
+    client_->on_update([this](const CallUpdate& u) {
+      std::lock_guard lock(mutex_);
+      updates_.push_back(u);
+      cv_.notify_all();
+    });
+  }
+
   std::string user_id_;
   std::string password_;
   std::filesystem::path dir_;
+  ClientOptions options_;
   std::unique_ptr<Client> client_;
   std::mutex mutex_;
   std::condition_variable cv_;

@@ -46,6 +46,31 @@ TEST(OneToOne, AudioFlowsBothWaysAndHangupReachesThePeer) {
   EXPECT_EQ(alice.client().live_calls(), 0u);
 }
 
+// A client restarted from its store continues /sync from its saved token, which brings only
+// what happened since: the room's members must come from the store, or the next invite from
+// the other member of the DM would be dropped as coming from a non-member.
+TEST(OneToOne, ClientRestartedFromItsStoreStillRingsForRoomMembers) {
+  Party alice("alice", false);
+  Party bob("bob", true);
+  auto first = alice.client().place_call(bob.user_id(), false);
+  ASSERT_TRUE(first.ok()) << first.error();
+  ASSERT_TRUE(bob.wait_call(*first, Kind::Incoming));
+  ASSERT_TRUE(bob.client().reject(*first).ok());
+  ASSERT_TRUE(alice.wait_call(*first, Kind::Ended));
+
+  bob.restart();
+  const auto since = bob.mark();
+  auto second = alice.client().place_call(bob.user_id(), false);
+  ASSERT_TRUE(second.ok()) << second.error();
+  ASSERT_TRUE(bob.wait_for([&](const CallUpdate& u) { return u.kind == Kind::Incoming && u.call_id == *second; },
+                           std::chrono::seconds(30), since))
+      << "the restarted client did not ring for a member of the room";
+  ASSERT_TRUE(bob.client().answer(*second).ok());
+  ASSERT_TRUE(alice.wait_call(*second, Kind::Connected));
+  EXPECT_TRUE(bob.wait_audio(*second, 20));
+  ASSERT_TRUE(alice.client().hangup(*second).ok());
+}
+
 TEST(OneToOne, RejectEndsTheCallerSide) {
   Party alice("alice", false);
   Party bob("bob", true);
