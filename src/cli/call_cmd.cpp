@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
 #include "mxcall/client.hpp"
 #include "mxcall/homeserver.hpp"
@@ -18,48 +19,16 @@ namespace mxcall::cli {
 
 namespace {
 
-using Json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
-struct CallArgs {
-  std::string homeserver;
-  std::string user;
-  std::string password;
+struct CallArgs : ClientArgs {
   std::string to;
-  std::string store;
   bool video = false;
   bool json = false;
   bool answer = false;
-  bool loopback = false;
-  double duration_s = 10;
   int max_calls = 0;  // bot: exit after this many calls ended (0: run until a signal)
 };
 
-// Output: human lines or one JSON object per line; thread-safe (updates come from the loop).
-class Printer {
- public:
-  explicit Printer(bool json) : json_(json), start_(Clock::now()) {}
-  void line(const std::string& human, Json j) {
-    std::lock_guard lock(mutex_);
-    if (json_) {
-      j["t_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_).count();
-      std::cout << j.dump() << std::endl;
-    } else {
-      std::printf("[%7.2fs] %s\n", std::chrono::duration<double>(Clock::now() - start_).count(), human.c_str());
-      std::fflush(stdout);
-    }
-  }
 
- private:
-  std::mutex mutex_;
-  bool json_;
-  Clock::time_point start_;
-};
-
-Json stats_json(const media::KindStats& k) {
-  return {{"packets_sent", k.packets_sent}, {"packets_received", k.packets_received},
-          {"bytes_sent", k.bytes_sent}, {"bytes_received", k.bytes_received}};
-}
 
 Json summary_json(const CallSummary& s) {
   auto ms = [](const std::optional<std::chrono::milliseconds>& v) { return v ? Json(v->count()) : Json(nullptr); };
@@ -112,42 +81,9 @@ Json update_json(const CallUpdate& u) {
   return j;
 }
 
-bool is_local(const std::string& url) {
-  return url.find("://127.0.0.1") != std::string::npos || url.find("://localhost") != std::string::npos;
-}
 
-std::string default_store(const CallArgs& a) {
-  std::string name;
-  for (char c : a.user + "@" + a.homeserver)
-    name.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
-  return (homeserver::default_dir().parent_path() / "clients" / (name + ".db")).string();
-}
 
-Result<std::unique_ptr<Client>> start_client(const CallArgs& a, bool auto_join) {
-  ClientOptions o;
-  o.homeserver = a.homeserver;
-  o.user = a.user;
-  o.password = a.password;
-  o.store = a.store.empty() ? default_store(a) : a.store;
-  o.auto_join_invites = auto_join;
-  o.include_loopback_candidates = a.loopback || is_local(a.homeserver);
-  return Client::start(o);
-}
 
-// SIGINT/SIGTERM end calls cleanly: blocked here and waited for with a timeout.
-struct Signals {
-  sigset_t set;
-  Signals() {
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts: all inherit it
-  }
-  bool wait(std::chrono::milliseconds d) {
-    timespec ts{static_cast<time_t>(d.count() / 1000), static_cast<long>((d.count() % 1000) * 1'000'000)};
-    return sigtimedwait(&set, nullptr, &ts) > 0;
-  }
-};
 
 int run_call(const CallArgs& a) {
   Signals signals;
@@ -234,13 +170,9 @@ int run_bot(const CallArgs& a) {
 }
 
 void add_common(CLI::App* cmd, CallArgs& a) {
-  cmd->add_option("--homeserver", a.homeserver, "Homeserver base URL")->required();
-  cmd->add_option("--user", a.user, "User (localpart or full id)")->required();
-  cmd->add_option("--password", a.password, "Password")->required();
-  cmd->add_option("--store", a.store, "SQLite store for the session and sync token");
+  add_client_options(cmd, a);
   cmd->add_flag("--video", a.video, "Send video too");
   cmd->add_flag("--json", a.json, "One JSON object per line");
-  cmd->add_flag("--loopback", a.loopback, "Gather ICE candidates on 127.0.0.1 (on by default for a local homeserver)");
 }
 
 }  // namespace
