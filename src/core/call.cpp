@@ -78,7 +78,8 @@ Result<Call> Call::receive(CallConfig config, const std::string& sender, const e
   auto refuse = [&](std::string why) {
     return Error::make(ErrorKind::InvalidArgument, "invite " + invite.common.call_id + " from " + sender + ": " + why);
   };
-  if (sender == config.own_user_id) return refuse("sent by our own user");
+  if (sender == config.own_user_id && (!config.to_device || invite.common.party_id == config.own_party_id))
+    return refuse(config.to_device ? "sent by our own device" : "sent by our own user");
   if (invite.invitee && *invite.invitee != config.own_user_id) return refuse("meant for " + *invite.invitee);
   const std::int64_t age = std::max<std::int64_t>(age_ms.value_or(0), 0);
   const std::int64_t remaining = invite.lifetime_ms - age;
@@ -144,6 +145,7 @@ void Call::on_command(const CallInput& input, TimePoint now) {
                    video_enabled_ = a.video;
                    if (a.video) emit(op::AddTrack{track(media::MediaKind::Video, media::StreamPurpose::UserMedia)});
                    if (audio_muted_) emit(op::SetTrackMuted{"audio", true});
+                   if (a.video && video_muted_) emit(op::SetTrackMuted{"video", true});
                    emit(op::CreateAnswer{});
                    timers_.stop(CallTimer::RingDeadline);
                    set_state(CallState::CreatingAnswer);
@@ -166,7 +168,9 @@ void Call::on_command(const CallInput& input, TimePoint now) {
                    bool& flag = m.kind == media::MediaKind::Audio ? audio_muted_ : video_muted_;
                    if (flag == m.muted) return;
                    flag = m.muted;
-                   emit(op::SetTrackMuted{m.kind == media::MediaKind::Audio ? "audio" : "video", m.muted});
+                   // A video track added later (answer, SetVideo) starts with this flag applied.
+                   if (m.kind == media::MediaKind::Audio || video_enabled_)
+                     emit(op::SetTrackMuted{m.kind == media::MediaKind::Audio ? "audio" : "video", m.muted});
                    if (opponent_ && (state_ == CallState::Connecting || state_ == CallState::Connected))
                      send(events::CallMetadataChanged{common(), local_metadata()});
                  },
@@ -179,8 +183,12 @@ void Call::on_command(const CallInput& input, TimePoint now) {
                  [&](const cmd::SetVideo& v) {
                    if (video_enabled_ == v.enabled) return;
                    video_enabled_ = v.enabled;
-                   if (v.enabled) emit(op::AddTrack{track(media::MediaKind::Video, media::StreamPurpose::UserMedia)});
-                   else emit(op::RemoveTrack{"video"});
+                   if (v.enabled) {
+                     emit(op::AddTrack{track(media::MediaKind::Video, media::StreamPurpose::UserMedia)});
+                     if (video_muted_) emit(op::SetTrackMuted{"video", true});
+                   } else {
+                     emit(op::RemoveTrack{"video"});
+                   }
                    request_renegotiation(false, now);
                  },
                  [&](const cmd::SetScreenShare& s) {

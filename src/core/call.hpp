@@ -97,6 +97,7 @@ class Call {
   void on_hangup(const std::string& sender, const events::CallHangup& h);
   void on_metadata(const std::string& sender, const events::CallMetadataChanged& m);
   bool from_opponent(const std::string& sender, const events::CallCommon& c) const;
+  bool own_side(const std::string& sender) const;  // sent by another device of our own user
   void set_remote_metadata(const std::optional<events::SdpStreamMetadata>& m);
 
   // call_media.cpp

@@ -52,6 +52,9 @@ struct CallConfig {
   std::string room_id;
   std::string own_user_id;
   std::string own_party_id;  // the device id, as js-sdk and Hydrogen do
+  // A peer call of a mesh (to-device signalling): the opponent is one device, which may belong
+  // to our own user, so only our own party id (not our user id) marks a message as ours.
+  bool to_device = false;
   Duration invite_lifetime{60'000};
   Duration negotiate_lifetime{60'000};
   Duration ring_grace{3'000};            // do not ring for an invite with less left

@@ -30,6 +30,12 @@ void Call::on_signal(const RemoteSignal& s, TimePoint now) {
              s.event);
 }
 
+bool Call::own_side(const std::string& sender) const {
+  // In a room every device of our user sees our events; to-device, only the opponent's reach
+  // us (our own party's echo is dropped before this).
+  return !config_.to_device && sender == config_.own_user_id;
+}
+
 bool Call::from_opponent(const std::string& sender, const events::CallCommon& c) const {
   if (!opponent_ || opponent_->user_id != sender) return false;
   // Version 0 peers have no party id; then the user alone identifies them.
@@ -37,7 +43,7 @@ bool Call::from_opponent(const std::string& sender, const events::CallCommon& c)
 }
 
 void Call::on_candidates(const std::string& sender, const events::CallCandidates& e) {
-  if (sender == config_.own_user_id) return;  // our other devices' candidates are not for us
+  if (own_side(sender)) return;  // our other devices' candidates are not for us
   if (opponent_) {
     if (!from_opponent(sender, e.common)) {
       MXLOG_DEBUG("call {}: candidates from {} (not the chosen party) dropped", call_id_, sender);
@@ -63,10 +69,10 @@ void Call::on_candidates(const std::string& sender, const events::CallCandidates
 void Call::on_answer(const std::string& sender, const events::CallAnswer& a, TimePoint now) {
   if (direction_ == CallDirection::Inbound) {
     // Another device of ours picked up while we ring.
-    if (sender == config_.own_user_id && state_ == CallState::Ringing) end(std::string(events::reason::kAnsweredElsewhere), true);
+    if (own_side(sender) && state_ == CallState::Ringing) end(std::string(events::reason::kAnsweredElsewhere), true);
     return;
   }
-  if (state_ != CallState::InviteSent || sender == config_.own_user_id) {
+  if (state_ != CallState::InviteSent || own_side(sender)) {
     MXLOG_DEBUG("call {}: answer from {} in state {} ignored", call_id_, sender, to_string(state_));
     return;
   }
@@ -96,10 +102,10 @@ void Call::on_select_answer(const std::string& sender, const events::CallSelectA
 
 void Call::on_reject(const std::string& sender, const events::CallReject& r) {
   if (direction_ == CallDirection::Inbound) {
-    if (sender == config_.own_user_id && state_ == CallState::Ringing) end("rejected_elsewhere", true);
+    if (own_side(sender) && state_ == CallState::Ringing) end("rejected_elsewhere", true);
     return;
   }
-  if (state_ != CallState::InviteSent || sender == config_.own_user_id) return;  // an answer was chosen already
+  if (state_ != CallState::InviteSent || own_side(sender)) return;  // an answer was chosen already
   if (r.common.party_id) send(events::CallSelectAnswer{common(), *r.common.party_id});
   end("rejected", true);
 }
@@ -149,7 +155,7 @@ void Call::on_hangup(const std::string& sender, const events::CallHangup& h) {
   const bool accept =
       from_opponent(sender, h.common) ||
       // A version 0 callee declines with a hangup before any answer was chosen.
-      (direction_ == CallDirection::Outbound && state_ == CallState::InviteSent && sender != config_.own_user_id);
+      (direction_ == CallDirection::Outbound && state_ == CallState::InviteSent && !own_side(sender));
   if (!accept) {
     MXLOG_DEBUG("call {}: hangup from {} ignored", call_id_, sender);
     return;

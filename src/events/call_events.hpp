@@ -1,7 +1,7 @@
 // The m.call.* events of the 1:1 VoIP module (spec, MSC2746, MSC3077, MSC3291) as typed,
 // validated values. Parsing never trusts its input: every field is type-checked and bounded,
 // unknown keys are ignored, and a bad event gives an Error saying what is wrong.
-// The same types travel in MSC3401 to-device messages (see group_events.hpp, later).
+// The same types travel in MSC3401 to-device messages (see group_events.hpp).
 #pragma once
 
 #include <cstdint>
