@@ -10,8 +10,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "mxcall/error.hpp"
+#include "mxcall/group_call.hpp"
 #include "mxcall/media.hpp"
 
 namespace mxcall {
@@ -37,6 +39,27 @@ struct ClientOptions {
   std::chrono::milliseconds ice_recovery{15'000};
   // The media engine; null: GStreamer webrtcbin.
   std::shared_ptr<media::MediaEngine> engine;
+
+  // Group calls. Their signalling is olm-encrypted to-device messages; plaintext is refused
+  // unless this is set (needed for peers that cannot encrypt, e.g. js-sdk without crypto):
+  // then we send plaintext and accept both. Logged when used.
+  bool allow_plaintext_to_device = false;
+  // Encrypts the olm account and sessions in the store; empty: a random key kept in a file
+  // beside the store (<store>.key, owner-only).
+  std::string pickle_key;
+  // Rejoin the group calls we were in when the client last ran (crashed or killed), from the
+  // store, without reading room history.
+  bool rejoin_group_calls = true;
+  // On stop(): leave group calls (hang up peers, remove our member entry). Off: stop like a
+  // crash would, leaving the entry to expire or to a restart to rejoin.
+  bool leave_group_calls_on_stop = true;
+};
+
+// Transport counters, for tests and benchmarks.
+struct ClientStats {
+  std::uint64_t to_device_requests = 0;  // sendToDevice requests (every attempt)
+  std::uint64_t to_device_messages = 0;  // messages they carried
+  std::uint64_t keys_requests = 0;       // /keys/upload, query, claim
 };
 
 // Something that happened to a call, flattened for apps.
@@ -116,6 +139,23 @@ class Client {
 
   std::optional<CallSummary> summary(const std::string& call_id);
   std::size_t live_calls();
+
+  // ---- group calls (MSC3401 full mesh; types in group_call.hpp) ----
+  void on_group_update(std::function<void(const GroupUpdate&)> callback);
+  // A room for group calls: members may write call member events (power level 0 for the call
+  // event types, as Element does), the given users invited. Returns the room id.
+  Result<std::string> create_group_room(const std::vector<std::string>& invite, const std::string& name = {});
+  // Joins the room's group call (or starts one); returns its conf id. The room must be joined.
+  Result<std::string> join_group_call(const std::string& room_id, GroupCallOptions options = {});
+  Status leave_group_call(const std::string& room_id);
+  Status set_group_muted(const std::string& room_id, media::MediaKind kind, bool muted);
+  Status set_group_video(const std::string& room_id, bool enabled);
+  std::optional<GroupCallSummary> group_summary(const std::string& room_id);
+  std::vector<std::string> group_calls();  // rooms whose call we are in
+  // Waits until we are a joined member of the room (an invite was auto-joined, say).
+  bool wait_joined(const std::string& room_id, std::chrono::milliseconds timeout);
+
+  ClientStats stats() const;
 
   // Hangs up live calls (waiting briefly for the hangups to be sent) and stops everything.
   void stop();

@@ -1,0 +1,107 @@
+// Drives the group-call core (core::GroupCall, one per room) on the loop thread: room state
+// (call and member events, memberships) and decrypted to-device signalling in, the core's
+// outputs carried out — to-device messages into the turn's outbox (one delivery per turn),
+// state events through a port, media operations on the engine, updates to the app.
+// Like CallDriver it has no transport of its own.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "client/peer_table.hpp"
+#include "client/to_device_outbox.hpp"
+#include "core/group_call.hpp"
+#include "mxcall/group_call.hpp"
+#include "mxcall/matrix/sync.hpp"
+#include "mxcall/store.hpp"
+
+namespace mxcall::client {
+
+// An inbound to-device m.call.* message after decryption (or accepted in plaintext).
+struct InboundSignal {
+  std::string sender;
+  std::string sender_device;  // olm-verified device; empty in plaintext
+  bool encrypted = false;
+  std::string type;
+  nlohmann::json content;
+};
+
+class GroupDriver {
+ public:
+  struct Ports {
+    std::function<void(const std::string& room_id, const std::string& type, const std::string& state_key,
+                       const nlohmann::json& content, std::function<void(const Status&)> done)>
+        put_state;
+    std::function<void(OutgoingToDevice)> send_to_device;  // joins the turn's delivery
+    std::function<void()> flush_to_device;                 // the turn is over: deliver
+    std::function<std::set<std::string>(const std::string& room_id)> joined_members;
+    std::function<std::int64_t()> unix_ms;  // wall clock (member expiry)
+    media::MediaEngine* engine = nullptr;
+    store::Store* store = nullptr;  // ongoing calls are kept here when set
+    std::function<void(const GroupUpdate&)> notify;
+  };
+  struct Settings {
+    std::string own_user_id;
+    std::string own_device_id;
+    core::CallConfig call;  // template of the peer calls
+    bool require_encryption = true;
+  };
+
+  GroupDriver(Settings settings, Ports ports);
+
+  // Any room event (state section or timeline); group call state, member events and
+  // memberships are picked out.
+  void on_room_event(const matrix::RoomEvent& ev, core::TimePoint now);
+  // Memberships of the room changed (RoomTracker applied a batch).
+  void on_members_changed(const std::string& room_id, core::TimePoint now);
+  void on_to_device(const InboundSignal& signal, core::TimePoint now);
+  // True when the event belonged to one of our peer calls.
+  bool on_media_event(const media::MediaEvent& ev, core::TimePoint now);
+
+  // Joins the room's call (the newest live one) or starts one; returns its conf id.
+  Result<std::string> join(const std::string& room_id, const GroupCallOptions& options, core::TimePoint now);
+  Status leave(const std::string& room_id, core::TimePoint now);
+  Status set_muted(const std::string& room_id, media::MediaKind kind, bool muted, core::TimePoint now);
+  Status set_video(const std::string& room_id, bool enabled, core::TimePoint now);
+  void set_ice_servers(std::vector<media::IceServer> servers) { settings_.call.peer.ice_servers = std::move(servers); }
+
+  // Ends the turn: fires due timers, carries out every output, flushes the to-device
+  // messages as one delivery; returns the next deadline.
+  std::optional<core::TimePoint> turn(core::TimePoint now);
+
+  std::optional<GroupCallSummary> summary(const std::string& room_id) const;
+  std::vector<std::string> rooms_in_call() const;
+
+ private:
+  struct RoomCalls {
+    std::map<std::string, std::pair<std::int64_t, events::GroupCallState>> calls;  // conf id -> (ts, state)
+    std::map<std::string, events::GroupCallMemberContent> members;                  // user -> content
+  };
+  struct Active {
+    std::unique_ptr<core::GroupCall> call;
+    GroupCallOptions options;
+    std::map<core::DeviceKey, GroupPeerSummary> peers;  // by remote device; call_id is the latest
+  };
+
+  void feed(const std::string& room_id, const core::GroupInput& input, core::TimePoint now);
+  void perform(const std::string& room_id, Active& a, const core::GroupOutput& out, core::TimePoint now);
+  void on_peer_note(const std::string& room_id, Active& a, const core::gnote::Peer& p);
+  void update(GroupUpdate u) { if (ports_.notify) ports_.notify(u); }
+  std::optional<std::string> live_conf_id(const std::string& room_id) const;
+  void remember(const std::string& room_id, const Active& a);
+
+  Settings settings_;
+  Ports ports_;
+  PeerTable peers_;
+  std::map<std::string, RoomCalls> rooms_;
+  std::map<std::string, Active> active_;           // room -> our group call there
+  std::map<std::string, std::string> call_rooms_;  // peer call id -> room
+  std::uint64_t id_counter_ = 0;
+};
+
+}  // namespace mxcall::client
