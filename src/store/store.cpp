@@ -12,19 +12,12 @@
 
 #include "store/migrations.hpp"
 #include "store/sqlite.hpp"
+#include "store/store_impl.hpp"
 #include "util/logging.hpp"
 
 namespace mxcall::store {
 
 namespace fs = std::filesystem;
-
-struct Store::Impl {
-  mutable std::mutex mutex;
-  sqlite::Database db;
-  int schema_version = 0;
-
-  explicit Impl(sqlite::Database database) : db(std::move(database)) {}
-};
 
 namespace {
 
@@ -191,7 +184,9 @@ Status Store::save_session(const Session& session) {
       *row && (previous->column_text(0) != session.user_id || previous->column_text(1) != session.device_id);
   previous->reset();
   if (other_device) {
-    if (auto dropped = db.exec("DELETE FROM sync_state", what); !dropped) return dropped;
+    // The sync position and the olm identity belong to the previous device.
+    if (auto dropped = db.exec(std::string("DELETE FROM sync_state; ") + std::string(kOlmStateReset), what); !dropped)
+      return dropped;
   }
 
   auto upsert = db.prepare(
@@ -217,7 +212,9 @@ Status Store::clear_session() {
 
   auto tx = sqlite::Transaction::begin(db, what);
   if (!tx) return std::move(tx).error();
-  if (auto deleted = db.exec("DELETE FROM session; DELETE FROM sync_state;", what); !deleted) return deleted;
+  if (auto deleted = db.exec(std::string("DELETE FROM session; DELETE FROM sync_state; ") + std::string(kOlmStateReset), what);
+      !deleted)
+    return deleted;
   return tx->commit();
 }
 
