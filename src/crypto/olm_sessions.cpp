@@ -78,7 +78,7 @@ KeysClaimOutcome OlmMachine::apply_keys_claim(const nlohmann::json& response, co
   KeysClaimOutcome out;
   const auto* all = util::get_object(response, "one_time_keys");
   const auto fail = [&](const DeviceRef& ref, Error error) {
-    MXLOG_WARN("olm: no session with {}: {}", describe(ref), error.message);
+    MXLOG_DEBUG("olm: no session with {}: {}", describe(ref), error.message);
     out.failed.push_back({ref, std::move(error)});
   };
   for (const auto& ref : requested) {
