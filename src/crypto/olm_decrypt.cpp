@@ -167,7 +167,7 @@ Result<Decrypted> OlmMachine::decrypt(const std::string& sender, const nlohmann:
   if (device == nullptr)
     return refuse(reason::kUnknownSenderKey, sender,
                   "sender key " + parsed->sender_key + " belongs to no known device of " + sender);
-  const KnownDevice known = *device;  // copy: opening may add sessions, never devices, but be safe
+  const KnownDevice known = *device;  // a copy: nothing below may invalidate it
   auto opened = open_message(m, sender, known, mine->second);
   if (!opened) return std::move(opened).error();
   return check_plaintext(m, sender, known, opened->plaintext);

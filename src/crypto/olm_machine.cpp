@@ -4,6 +4,8 @@
 #include <tuple>
 #include <utility>
 
+#include <openssl/crypto.h>
+
 #include "crypto/libolm_backend.hpp"
 #include "crypto/olm_errors.hpp"
 #include "crypto/olm_machine_impl.hpp"
@@ -60,6 +62,10 @@ Status check_options(const OlmMachineOptions& o) {
 }  // namespace
 
 // ---- Impl helpers shared by the machine's files -------------------------------------------
+
+OlmMachine::Impl::~Impl() {
+  if (!options.pickle_key.empty()) OPENSSL_cleanse(options.pickle_key.data(), options.pickle_key.size());
+}
 
 std::int64_t OlmMachine::Impl::now() const {
   if (options.now_ms) return options.now_ms();

@@ -39,6 +39,8 @@ inline constexpr std::size_t kMaxSessionsPerDevice = 8;
 inline constexpr std::size_t kRecentCiphertexts = 1024;
 
 struct OlmMachine::Impl {
+  ~Impl();  // wipes the pickle key
+
   mutable std::mutex mutex;
   std::shared_ptr<store::Store> store;
   OlmMachineOptions options;

@@ -115,6 +115,8 @@ KeysClaimOutcome OlmMachine::apply_keys_claim(const nlohmann::json& response, co
 }
 
 Result<nlohmann::json> OlmMachine::encrypt(const DeviceRef& to, const std::string& type, const nlohmann::json& content) {
+  if (!content.is_object())
+    return Error::make(ErrorKind::InvalidArgument, "encrypting for " + describe(to) + ": the content is not an object");
   nlohmann::json plaintext;
   {
     std::lock_guard lock(impl_->mutex);
@@ -122,7 +124,7 @@ Result<nlohmann::json> OlmMachine::encrypt(const DeviceRef& to, const std::strin
     if (device == nullptr) return crypto_error(reason::kUnknownDevice, "encrypting for " + describe(to) + ": unknown device");
     events::OlmPlaintext p;
     p.type = type;
-    p.content = content.is_object() ? content : nlohmann::json::object();
+    p.content = content;
     p.sender = impl_->options.user_id;
     p.sender_device = impl_->options.device_id;
     p.recipient = to.user_id;
