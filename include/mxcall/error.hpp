@@ -21,6 +21,8 @@ enum class ErrorKind : std::uint8_t {
   Cancelled,        // the owner shut the operation down
   Store,            // SQLite or on-disk state
   Process,          // a child process (Synapse) failed
+  Crypto,           // olm: a message failed decryption or a receiver check (errcode says which)
+  WrongPickleKey,   // the store's encrypted olm state does not open with the given pickle key
 };
 
 const char* to_string(ErrorKind kind);
@@ -29,7 +31,8 @@ struct Error {
   ErrorKind kind = ErrorKind::InvalidArgument;
   std::string message;   // what happened, in words a user can act on
   int http_status = 0;   // 0 when no HTTP answer was received
-  std::string errcode;   // Matrix errcode (M_FORBIDDEN...) when the server gave one
+  std::string errcode;   // Matrix errcode (M_FORBIDDEN...) when the server gave one; for
+                         // ErrorKind::Crypto mxcall's reason (MXCALL_OLM_..., crypto/olm_errors.hpp)
 
   static Error make(ErrorKind k, std::string msg) { return Error{k, std::move(msg), 0, {}}; }
   std::string describe() const;

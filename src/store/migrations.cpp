@@ -30,7 +30,45 @@ CREATE TABLE sync_state (
   next_batch TEXT NOT NULL
 );
 )sql"},
-    {2, "room state cache and ongoing group calls", R"sql(
+    {2, "olm account, sessions and device keys", R"sql(
+-- Our olm account (identity and one-time keys), pickled and encrypted with the pickle key:
+-- at most one row, for the device of the session.
+CREATE TABLE olm_account (
+  id                     INTEGER PRIMARY KEY CHECK (id = 1),
+  user_id                TEXT NOT NULL,
+  device_id              TEXT NOT NULL,
+  pickle                 TEXT NOT NULL,
+  device_keys_published  INTEGER NOT NULL DEFAULT 0
+);
+-- Olm sessions with other devices, by the other side's curve25519 key; pickled and encrypted.
+CREATE TABLE olm_sessions (
+  sender_key        TEXT NOT NULL,
+  session_id        TEXT NOT NULL,
+  pickle            TEXT NOT NULL,
+  created_ms        INTEGER NOT NULL,
+  last_received_ms  INTEGER NOT NULL,
+  PRIMARY KEY (sender_key, session_id)
+) WITHOUT ROWID;
+-- Validated device keys from /keys/query. A device's keys are never replaced by different
+-- ones; a device the server stopped listing is kept as deleted so its id cannot come back
+-- with other keys.
+CREATE TABLE olm_devices (
+  user_id     TEXT NOT NULL,
+  device_id   TEXT NOT NULL,
+  curve25519  TEXT NOT NULL,
+  ed25519     TEXT NOT NULL,
+  keys_json   TEXT NOT NULL,
+  deleted     INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (user_id, device_id)
+) WITHOUT ROWID;
+CREATE INDEX olm_devices_by_curve25519 ON olm_devices (curve25519);
+-- Users whose device lists we follow; outdated = 1 until the next /keys/query for them.
+CREATE TABLE olm_tracked_users (
+  user_id   TEXT PRIMARY KEY,
+  outdated  INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql"},
+    {3, "room state cache and ongoing group calls", R"sql(
 -- The room state the client acts on (memberships, MSC3401 call and member events), kept so a
 -- client restarted from its sync token knows who is in which room and which calls run,
 -- without an initial sync or a scan of room history.

@@ -11,14 +11,13 @@
 #include <unistd.h>
 
 #include "store/migrations.hpp"
-#include "store/store_impl.hpp"
 #include "store/sqlite.hpp"
+#include "store/store_impl.hpp"
 #include "util/logging.hpp"
 
 namespace mxcall::store {
 
 namespace fs = std::filesystem;
-
 
 namespace {
 
@@ -185,8 +184,11 @@ Status Store::save_session(const Session& session) {
       *row && (previous->column_text(0) != session.user_id || previous->column_text(1) != session.device_id);
   previous->reset();
   if (other_device) {
-    // Room state and group calls were seen by that user/device, and are not ours.
-    if (auto dropped = db.exec("DELETE FROM sync_state; DELETE FROM room_state; DELETE FROM group_calls;", what);
+    // The sync position, the olm identity, room state and group calls belong to the previous
+    // user or device.
+    if (auto dropped = db.exec(std::string("DELETE FROM sync_state; DELETE FROM room_state; DELETE FROM group_calls; ") +
+                                   std::string(kOlmStateReset),
+                               what);
         !dropped)
       return dropped;
   }
@@ -214,8 +216,9 @@ Status Store::clear_session() {
 
   auto tx = sqlite::Transaction::begin(db, what);
   if (!tx) return std::move(tx).error();
-  if (auto deleted = db.exec("DELETE FROM session; DELETE FROM sync_state; DELETE FROM room_state; "
-                             "DELETE FROM group_calls;",
+  if (auto deleted = db.exec(std::string("DELETE FROM session; DELETE FROM sync_state; DELETE FROM room_state; "
+                                         "DELETE FROM group_calls; ") +
+                                 std::string(kOlmStateReset),
                              what);
       !deleted)
     return deleted;

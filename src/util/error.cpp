@@ -13,6 +13,8 @@ const char* to_string(ErrorKind kind) {
     case ErrorKind::Cancelled: return "cancelled";
     case ErrorKind::Store: return "store";
     case ErrorKind::Process: return "process";
+    case ErrorKind::Crypto: return "crypto";
+    case ErrorKind::WrongPickleKey: return "wrong-pickle-key";
   }
   return "unknown";
 }
