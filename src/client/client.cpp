@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "client/client_impl.hpp"
 #include "client/call_driver.hpp"
 #include "client/event_loop.hpp"
 #include "client/room_tracker.hpp"
@@ -53,132 +54,7 @@ std::string new_call_id() {
   return id;
 }
 
-std::vector<media::IceServer> ice_servers_from(const std::optional<matrix::TurnServer>& turn) {
-  if (!turn) return {};
-  return {media::IceServer{turn->uris, turn->username, turn->password}};
-}
-
 }  // namespace
-
-struct Client::Impl {
-  ClientOptions options;
-  std::shared_ptr<store::Store> store;
-  store::Session session;
-  std::mutex api_mutex;  // the app-thread Api (room creation) is used by one thread at a time
-  std::unique_ptr<matrix::Api> api;
-  std::unique_ptr<matrix::Sender> sender;
-  std::unique_ptr<matrix::SyncLoop> sync;
-  std::shared_ptr<media::MediaEngine> engine;
-  std::unique_ptr<client::EventLoop> loop;
-  std::unique_ptr<client::RoomTracker> rooms;
-  std::unique_ptr<client::CallDriver> driver;
-  std::mutex callback_mutex;
-  std::function<void(const CallUpdate&)> callback;
-  std::mutex batch_mutex;
-  std::condition_variable batch_cv;
-  std::uint64_t batches = 0;
-  std::atomic<bool> stopped{false};
-  // TURN credentials are fetched again before they expire (loop thread only).
-  std::optional<core::TimePoint> turn_refresh_at;
-  bool turn_fetch_in_flight = false;
-
-  static core::TimePoint now() { return std::chrono::steady_clock::now(); }
-
-  void notify(const CallUpdate& u) {
-    std::function<void(const CallUpdate&)> cb;
-    {
-      std::lock_guard lock(callback_mutex);
-      cb = callback;
-    }
-    if (cb) cb(u);
-  }
-
-  // Sync thread: hand the batch to the loop and wait until it was handled, so the token only
-  // advances over processed events.
-  void on_batch(const matrix::SyncBatch& batch) {
-    loop->call([&] {
-      auto invites = rooms->apply(batch);
-      remember_state(batch);
-      for (const auto& room : batch.joined)
-        for (const auto& ev : room.timeline) driver->on_room_event(ev, now());
-      if (options.auto_join_invites)
-        for (const auto& inv : invites) {
-          MXLOG_INFO("client: joining {} (invited by {})", inv.room_id, inv.inviter.value_or("?"));
-          sender->submit([room = inv.room_id](matrix::Api& a) {
-            if (auto r = a.join_room(room); !r.ok()) MXLOG_WARN("client: joining {} failed: {}", room, r.error().describe());
-          });
-        }
-    });
-    std::lock_guard lock(batch_mutex);
-    ++batches;
-    batch_cv.notify_all();
-  }
-
-  // Keeps the batch's memberships and call state in the store (before the sync token moves
-  // past them), so a restart from that token still knows them.
-  void remember_state(const matrix::SyncBatch& batch) {
-    if (auto st = store->save_room_state(client::tracked_state(batch, session.user_id)); !st.ok())
-      MXLOG_WARN("client: keeping room state in the store failed: {}", st.error().describe());
-    for (const auto& room_id : batch.left)
-      if (auto st = store->forget_room(room_id); !st.ok())
-        MXLOG_WARN("client: forgetting room {} in the store failed: {}", room_id, st.error().describe());
-  }
-
-  // The state kept by remember_state() in earlier runs, applied before the first /sync.
-  void restore_state() {
-    auto entries = store->load_room_state();
-    if (!entries.ok()) {
-      MXLOG_WARN("client: reading room state from the store failed: {}", entries.error().describe());
-      return;
-    }
-    matrix::SyncBatch cached;
-    cached.joined = client::rooms_from_state(*entries);
-    rooms->apply(cached);
-    MXLOG_DEBUG("client: {} rooms restored from the store", cached.joined.size());
-  }
-
-  void wake() {
-    const auto t = now();
-    if (turn_refresh_at && t >= *turn_refresh_at && !turn_fetch_in_flight) refresh_turn();
-    auto next = driver->turn(t);
-    if (turn_refresh_at && !turn_fetch_in_flight && (!next || *turn_refresh_at < *next)) next = turn_refresh_at;
-    loop->set_deadline(next);
-  }
-
-  void apply_turn(const Result<std::optional<matrix::TurnServer>>& turn) {
-    if (!turn.ok()) {
-      MXLOG_WARN("client: fetching TURN credentials failed: {}; retrying in 5 minutes", turn.error().describe());
-      // 403: this account gets no TURN (e.g. a guest): stop asking, as js-sdk does.
-      turn_refresh_at = turn.error().http_status == 403 ? std::nullopt
-                                                        : std::optional<core::TimePoint>(now() + std::chrono::minutes(5));
-      return;
-    }
-    driver->set_ice_servers(ice_servers_from(*turn));
-    if (*turn) {
-      turn_refresh_at = now() + client::turn_refresh_after((*turn)->ttl_s);
-      MXLOG_INFO("client: TURN {} (ttl {} s)", (*turn)->uris.empty() ? "" : (*turn)->uris.front(), (*turn)->ttl_s);
-    } else {
-      turn_refresh_at.reset();
-    }
-  }
-
-  void refresh_turn() {
-    turn_fetch_in_flight = true;
-    sender->submit([this](matrix::Api& a) {
-      auto turn = a.turn_server();
-      loop->post([this, turn = std::move(turn)] {
-        turn_fetch_in_flight = false;
-        apply_turn(turn);
-      });
-    });
-  }
-
-  template <typename F>
-  Status on_loop(F&& f) {
-    if (stopped) return Error::make(ErrorKind::Cancelled, "client stopped");
-    return loop->call(std::forward<F>(f));
-  }
-};
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -201,7 +77,6 @@ Result<std::unique_ptr<Client>> Client::start(ClientOptions options) {
   m.engine = m.options.engine ? m.options.engine : std::shared_ptr<media::MediaEngine>(media::make_webrtcbin_engine());
   m.sender = std::make_unique<matrix::Sender>(m.options.homeserver, m.session.access_token);
   m.rooms = std::make_unique<client::RoomTracker>(m.session.user_id);
-  m.restore_state();
   m.loop = std::make_unique<client::EventLoop>([&m] { m.wake(); });
 
   core::RegistryConfig cfg;
@@ -226,8 +101,12 @@ Result<std::unique_ptr<Client>> Client::start(ClientOptions options) {
     });
   };
   m.driver = std::make_unique<client::CallDriver>(cfg, std::move(ports));
+  if (auto st = m.start_group_calls(cfg.call); !st.ok()) return st.error();
+  m.restore_state();
   m.engine->set_event_sink([&m](media::MediaEvent ev) {
-    m.loop->post([&m, ev = std::move(ev)] { m.driver->on_media_event(ev, Impl::now()); });
+    m.loop->post([&m, ev = std::move(ev)] {
+      if (!m.group->on_media_event(ev, Impl::now())) m.driver->on_media_event(ev, Impl::now());
+    });
   });
   m.engine->warm_up();
   m.apply_turn(first_turn);  // before the loop runs: no other thread touches the driver yet
@@ -236,6 +115,7 @@ Result<std::unique_ptr<Client>> Client::start(ClientOptions options) {
   m.sync = std::make_unique<matrix::SyncLoop>(m.options.homeserver, m.session.access_token, m.store,
                                               [&m](const matrix::SyncBatch& b) { m.on_batch(b); });
   if (auto st = m.sync->start(); !st.ok()) return st.error();
+  m.rejoin_group_calls();
   MXLOG_INFO("client: {} ({}) ready", m.session.user_id, m.session.device_id);
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
@@ -319,6 +199,7 @@ void Client::stop() {
   if (!m.loop || m.stopped) return;
   m.loop->call([&] {
     for (const auto& id : m.driver->live_call_ids()) (void)m.driver->command(id, core::cmd::Hangup{}, Impl::now());
+    if (m.options.leave_group_calls_on_stop) m.leave_group_calls();
     m.wake();  // hand the hangups to the sender before waiting for it
   });
   m.sender->wait_idle(std::chrono::seconds(3));

@@ -9,18 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "client/olm_to_device.hpp"  // OutgoingToDevice
 #include "mxcall/error.hpp"
 #include "mxcall/matrix/api.hpp"
 #include "mxcall/matrix/sender.hpp"
 
 namespace mxcall::client {
-
-struct OutgoingToDevice {
-  std::string user_id;
-  std::string device_id;
-  std::string type;  // the event type as the recipient should see it (m.call.invite...)
-  matrix::Json content;
-};
 
 // Where a delivery failed: the messages that did not go out (after the transport's retries).
 struct DeliveryReport {
