@@ -628,6 +628,16 @@ TEST_F(GroupRejectTest, AnUnlistedDeviceThatNeverAppearsIsHungUpAfterTheGrace) {
   EXPECT_EQ(a.group->link({"@aaron:x", "AARON8"}), nullptr);
 }
 
+TEST_F(GroupRejectTest, OnlyAFewUnlistedDevicesAreAnsweredAtOnce) {
+  for (int i = 0; i < 10; ++i) {
+    const std::string dev = "GHOST" + std::to_string(i);
+    mesh.input(a, crafted_invite("@aaron:x", dev, "s" + dev, "1767225600000ghost" + std::to_string(i)));
+  }
+  EXPECT_EQ(a.group->live_calls(), 8u);
+  mesh.advance(11s);
+  EXPECT_EQ(a.group->live_calls(), 0u);
+}
+
 // ---- media wishes ----
 
 TEST(GroupCall, MuteAndVideoAreFannedOutToEveryPeerCall) {
