@@ -222,6 +222,24 @@ TEST(GroupCall, ACrashedPeerIsDroppedWhenItsMemberEntryExpires) {
   EXPECT_GE(a.all<core::PutMemberState>().size(), 2u);
 }
 
+TEST(GroupCall, WallClocksThatDisagreeByLessThanTheRefreshMarginKeepTheMeshTogether) {
+  Mesh mesh;
+  auto& a = mesh.add("@alice:x", "ALICE1");
+  auto& b = mesh.add("@bob:x", "BOB1");
+  b.clock_skew_ms = -10 * 60'000;  // bob's entries look 10 minutes shorter to alice
+  mesh.input(a, core::gcmd::Join{});
+  mesh.input(b, core::gcmd::Join{});
+  ASSERT_TRUE(a.connected_to(b));
+  mesh.advance(3h);
+  EXPECT_TRUE(a.connected_to(b));
+  EXPECT_TRUE(a.all<core::gnote::ParticipantLeft>().empty());
+  EXPECT_TRUE(b.all<core::gnote::ParticipantLeft>().empty());
+  // Past bob's last expires_ts by alice's clock, without a refresh: gone.
+  b.online = false;
+  mesh.advance(50min);
+  EXPECT_EQ(a.all<core::gnote::ParticipantLeft>().size(), 1u);
+}
+
 TEST(GroupCall, ATerminatedCallEventMakesEveryoneLeave) {
   Mesh mesh;
   auto& a = mesh.add("@alice:x", "ALICE1");
