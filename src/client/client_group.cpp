@@ -66,8 +66,8 @@ Status Client::Impl::start_group_calls(const core::CallConfig& call) {
   olm_recv = std::make_unique<client::OlmToDevice>(*recv_api, *olm, to);
   sender->set_observer([this](const matrix::HttpRequest& r, const matrix::HttpResponse&) { count_request({to_device_requests, to_device_messages, keys_requests}, r); });
   outbox = std::make_unique<client::ToDeviceOutbox>(
-      *sender, [this](matrix::Api& api, std::vector<client::OutgoingToDevice> messages) {
-        return deliver(api, std::move(messages));
+      *sender, [this](matrix::Api& a, std::vector<client::OutgoingToDevice> messages) {
+        return deliver(a, std::move(messages));
       });
   if (options.allow_plaintext_to_device)
     MXLOG_WARN("client: group-call signalling in plaintext is allowed (allow_plaintext_to_device): the homeserver sees it");
@@ -101,24 +101,24 @@ Status Client::Impl::start_group_calls(const core::CallConfig& call) {
   group = std::make_unique<client::GroupDriver>(std::move(settings), std::move(ports));
 
   // Device and one-time keys go up before anyone needs to reach us.
-  sender->submit([this](matrix::Api& api) {
-    ensure_olm_send(api);
+  sender->submit([this](matrix::Api& a) {
+    ensure_olm_send(a);
     if (auto st = olm_send->ensure_keys_uploaded(std::nullopt); !st.ok())
       MXLOG_WARN("client: uploading our device keys failed: {}", st.error().describe());
   });
   return ok_status();
 }
 
-void Client::Impl::ensure_olm_send(matrix::Api& api) {
+void Client::Impl::ensure_olm_send(matrix::Api& a) {
   if (olm_send) return;
   client::OlmToDeviceOptions to;
   to.accept_plaintext = options.allow_plaintext_to_device;
-  olm_send = std::make_unique<client::OlmToDevice>(api, *olm, to);
+  olm_send = std::make_unique<client::OlmToDevice>(a, *olm, to);
 }
 
-client::DeliveryReport Client::Impl::deliver(matrix::Api& api, std::vector<client::OutgoingToDevice> messages) {
-  if (options.allow_plaintext_to_device) return client::deliver_plaintext(api, std::move(messages));
-  ensure_olm_send(api);
+client::DeliveryReport Client::Impl::deliver(matrix::Api& a, std::vector<client::OutgoingToDevice> messages) {
+  if (options.allow_plaintext_to_device) return client::deliver_plaintext(a, std::move(messages));
+  ensure_olm_send(a);
   client::DeliveryReport report;
   auto sent = olm_send->send(messages);
   if (!sent.ok()) {
@@ -137,16 +137,16 @@ client::DeliveryReport Client::Impl::deliver(matrix::Api& api, std::vector<clien
 std::vector<client::InboundSignal> Client::Impl::decrypt_to_device(const matrix::SyncBatch& batch) {
   if (!batch.device_lists.changed.empty() || !batch.device_lists.left.empty()) {
     (void)olm_recv->on_device_lists(batch.device_lists);
-    sender->submit([this, lists = batch.device_lists](matrix::Api& api) {
-      ensure_olm_send(api);
+    sender->submit([this, lists = batch.device_lists](matrix::Api& a) {
+      ensure_olm_send(a);
       (void)olm_send->on_device_lists(lists);
     });
   }
   if (auto it = batch.one_time_keys_count.find("signed_curve25519");
       it != batch.one_time_keys_count.end() && it->second != last_otk_count) {
     last_otk_count = it->second;
-    sender->submit([this, count = it->second](matrix::Api& api) {
-      ensure_olm_send(api);
+    sender->submit([this, count = it->second](matrix::Api& a) {
+      ensure_olm_send(a);
       if (auto st = olm_send->ensure_keys_uploaded(count); !st.ok())
         MXLOG_WARN("client: replenishing one-time keys failed: {}", st.error().describe());
     });

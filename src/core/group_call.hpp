@@ -26,8 +26,8 @@
 //   encryption is required, the Olm sender device differs from device_id (or is unknown
 //   for an encrypted message), our own device, the sender is not joined to the room. Then:
 //   from a link's session       -> that link (its SeqQueue orders, then PeerLink routes)
-//   an invite from a device that member state does not list at all
-//                             -> provisional link, answered muted; hung up after
+//   an invite from a device that member state does not list at all (at most 8 such links)
+//                             -> provisional link, answered muted (as js-sdk); hung up after
 //                                unlisted_grace unless the device gets listed
 //   anything else (unlisted device, another session) -> held for unlisted_grace; delivered
 //                                once a link for that device and session exists, else dropped

@@ -1,12 +1,17 @@
 // Inbound to-device signalling: the checks every message must pass, and where it goes.
+#include <algorithm>
+
 #include "core/group_call.hpp"
 #include "util/logging.hpp"
 
 namespace mxcall::core {
 namespace {
 
-constexpr std::size_t kMaxHeldPerDevice = 32;
-constexpr std::size_t kMaxHeldDevices = 64;
+// Held messages may carry SDP (up to 64 KiB each): keep the worst case to a few MiB.
+constexpr std::size_t kMaxHeldPerDevice = 16;
+constexpr std::size_t kMaxHeldDevices = 16;
+// Each provisional link owns a peer connection; a room member must not make us open many.
+constexpr std::size_t kMaxProvisionalLinks = 8;
 
 }  // namespace
 
@@ -35,7 +40,10 @@ void GroupCall::on_signal(const ToDeviceSignal& s, TimePoint now) {
   // An invite from a device member state does not list (its member event may still be on its
   // way): js-sdk answers it at once with its tracks disabled; so do we, for a while.
   const bool invite = std::holds_alternative<events::CallInvite>(env.event);
-  if (invite && !members_.has_entry(key) && (it == links_.end() || !it->second.listed())) {
+  const auto provisional = static_cast<std::size_t>(
+      std::count_if(links_.begin(), links_.end(), [](const auto& l) { return !l.second.listed(); }));
+  if (invite && !members_.has_entry(key) && (it == links_.end() || !it->second.listed()) &&
+      (it != links_.end() || provisional < kMaxProvisionalLinks)) {
     if (it != links_.end()) {
       it->second.end_call("new_session", *this, now);
       links_.erase(it);

@@ -32,7 +32,8 @@ class SeqQueue {
     T item;
   };
 
-  explicit SeqQueue(Duration gap_timeout, std::size_t max_waiting_per_stream = 128, std::size_t max_streams = 16)
+  // A normal call sends a few dozen messages; the bounds keep a hostile peer's buffered SDP small.
+  explicit SeqQueue(Duration gap_timeout, std::size_t max_waiting_per_stream = 32, std::size_t max_streams = 8)
       : gap_timeout_(gap_timeout), max_waiting_(max_waiting_per_stream), max_streams_(max_streams) {}
 
   // may_open: this message may be the first of its call id (see above).

@@ -299,4 +299,33 @@ inline events::GroupCallMemberContent member_content(const std::string& conf, st
   return c;
 }
 
+// An invite from a device the test plays (no machine behind it), with SDP the fake media accepts.
+inline core::ToDeviceSignal crafted_invite(const std::string& user, const std::string& device,
+                                           const std::string& session, const std::string& call_id,
+                                           std::int64_t seq = 0, const std::string& dest = "SALICE1") {
+  events::CallInvite inv;
+  inv.common = events::CallCommon{call_id, device, events::CallVersion::V1};
+  inv.offer = media::SessionDescription{media::SdpType::Offer,
+                                        "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=msid:st" + device +
+                                            " audio\r\na=sendrecv\r\na=candidate:1 1 udp 1 127.0.0.1 5000 typ host\r\n"};
+  inv.lifetime_ms = 60'000;
+  inv.metadata = events::SdpStreamMetadata{{"st" + device, events::StreamMetadata{}}};
+  return core::ToDeviceSignal{user, device, true, events::ToDeviceCallEnvelope{inv, "conf1", device, session, dest, seq}};
+}
+
+inline std::size_t count_invites(const MeshDevice& from, const MeshDevice& to) {
+  return from.sent_of<events::CallInvite>(to.device).size();
+}
+
+inline void expect_full_mesh(const std::vector<MeshDevice*>& ds) {
+  for (auto* x : ds) {
+    EXPECT_EQ(x->group->participants().size(), ds.size() - 1) << x->device;
+    for (auto* y : ds) {
+      if (x != y) {
+        EXPECT_TRUE(x->connected_to(*y)) << x->device << " -> " << y->device;
+      }
+    }
+  }
+}
+
 }  // namespace mxcall::testing
