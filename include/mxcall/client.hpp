@@ -152,6 +152,9 @@ class Client {
   Status set_group_video(const std::string& room_id, bool enabled);
   std::optional<GroupCallSummary> group_summary(const std::string& room_id);
   std::vector<std::string> group_calls();  // rooms whose call we are in
+  // The conf id of the call running in a room (the newest call event not terminated), as far
+  // as our /sync has seen; nullopt when none.
+  std::optional<std::string> live_group_call(const std::string& room_id);
   // Waits until we are a joined member of the room (an invite was auto-joined, say).
   bool wait_joined(const std::string& room_id, std::chrono::milliseconds timeout);
 

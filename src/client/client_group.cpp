@@ -264,6 +264,11 @@ std::vector<std::string> Client::group_calls() {
   return impl_->loop->call([&] { return impl_->group->rooms_in_call(); });
 }
 
+std::optional<std::string> Client::live_group_call(const std::string& room_id) {
+  if (impl_->stopped) return std::nullopt;
+  return impl_->loop->call([&] { return impl_->group->live_conf_id(room_id); });
+}
+
 bool Client::wait_joined(const std::string& room_id, std::chrono::milliseconds timeout) {
   Impl& m = *impl_;
   const auto deadline = std::chrono::steady_clock::now() + timeout;

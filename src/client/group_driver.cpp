@@ -183,14 +183,23 @@ std::optional<core::TimePoint> GroupDriver::turn(core::TimePoint now) {
     }
     if (left) done.push_back(room_id);  // Leave hung up and closed every peer call at once
   }
-  if (ports_.flush_to_device) ports_.flush_to_device();
+  // One signalling round, one delivery: while another peer call is still making its
+  // description (its invite or answer is due within the gather wait), hold what we have.
+  if (unflushed_) {
+    if (!flush_by_) flush_by_ = now + settings_.flush_window;
+    if (!descriptions_pending() || now >= *flush_by_ || !done.empty()) {
+      if (ports_.flush_to_device) ports_.flush_to_device();
+      unflushed_ = false;
+      flush_by_.reset();
+    }
+  }
   for (const auto& room_id : done) {
     if (ports_.store)
       if (auto st = ports_.store->remove_group_call(room_id); !st.ok())
         MXLOG_WARN("group: forgetting the call in {} in the store failed: {}", room_id, st.error().describe());
     active_.erase(room_id);
   }
-  std::optional<core::TimePoint> next;
+  std::optional<core::TimePoint> next = flush_by_;
   for (const auto& [room_id, a] : active_)
     if (auto d = a.call->next_deadline(); d && (!next || *d < *next)) next = d;
   return next;
@@ -205,6 +214,7 @@ void GroupDriver::perform(const std::string& room_id, Active& a, const core::Gro
           [&](const core::SendToDevice& s) {
             ports_.send_to_device(
                 {s.user_id, s.device_id, std::string(events::event_type(s.envelope.event)), events::to_content(s.envelope)});
+            unflushed_ = true;
           },
           [&](const core::PutMemberState& m) {
             ports_.put_state(m.room_id, std::string(events::type::kGroupCallMember), m.state_key,
@@ -301,6 +311,16 @@ void GroupDriver::on_peer_note(const std::string& room_id, Active& a, const core
                  [](const auto&) {},
              },
              p.note);
+}
+
+bool GroupDriver::descriptions_pending() const {
+  for (const auto& [room_id, a] : active_)
+    for (const auto& device : a.call->participants())
+      if (const core::Call* c = a.call->peer_call(device); c && !c->ended()) {
+        const auto st = c->state();
+        if (st == core::CallState::CreatingOffer || st == core::CallState::CreatingAnswer) return true;
+      }
+  return false;
 }
 
 void GroupDriver::remember(const std::string& room_id, const Active& a) {

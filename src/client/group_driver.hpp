@@ -50,6 +50,7 @@ class GroupDriver {
     std::string own_device_id;
     core::CallConfig call;  // template of the peer calls
     bool require_encryption = true;
+    core::Duration flush_window{100};
   };
 
   GroupDriver(Settings settings, Ports ports);
@@ -76,6 +77,8 @@ class GroupDriver {
 
   std::optional<GroupCallSummary> summary(const std::string& room_id) const;
   std::vector<std::string> rooms_in_call() const;
+  // The newest call event of the room that is not terminated.
+  std::optional<std::string> live_conf_id(const std::string& room_id) const;
 
  private:
   struct RoomCalls {
@@ -92,8 +95,8 @@ class GroupDriver {
   void perform(const std::string& room_id, Active& a, const core::GroupOutput& out, core::TimePoint now);
   void on_peer_note(const std::string& room_id, Active& a, const core::gnote::Peer& p);
   void update(GroupUpdate u) { if (ports_.notify) ports_.notify(u); }
-  std::optional<std::string> live_conf_id(const std::string& room_id) const;
   void remember(const std::string& room_id, const Active& a);
+  bool descriptions_pending() const;
 
   Settings settings_;
   Ports ports_;
@@ -101,7 +104,10 @@ class GroupDriver {
   std::map<std::string, RoomCalls> rooms_;
   std::map<std::string, Active> active_;           // room -> our group call there
   std::map<std::string, std::string> call_rooms_;  // peer call id -> room
-  std::uint64_t id_counter_ = 0;
+  // To-device messages wait (at most flush_window) while other peer calls of the round are
+  // still making their descriptions, so a join's invites to every peer go in one request.
+  std::optional<core::TimePoint> flush_by_;
+  bool unflushed_ = false;
 };
 
 }  // namespace mxcall::client

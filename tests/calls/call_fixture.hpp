@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,43 @@ class Party {
                     timeout, since);
   }
 
+  // ---- group calls ----
+  std::vector<GroupUpdate> group_updates() {
+    std::lock_guard lock(mutex_);
+    return group_updates_;
+  }
+  // Waits until `pred` holds for the group updates seen so far.
+  bool wait_group(const std::function<bool(const std::vector<GroupUpdate>&)>& pred,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return pred(group_updates_); });
+  }
+  // Devices we have connected peer calls with (from PeerConnected updates).
+  std::set<std::string> connected_devices() {
+    std::lock_guard lock(mutex_);
+    std::set<std::string> out;
+    for (const auto& u : group_updates_)
+      if (u.kind == GroupUpdate::Kind::PeerConnected) out.insert(u.user_id + "|" + u.device_id);
+    return out;
+  }
+  // Waits until the group call in `room` receives audio from `peers` devices (each at least
+  // `packets` packets both ways).
+  bool wait_group_audio(const std::string& room, std::size_t peers, std::uint64_t packets,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      if (auto s = client_->group_summary(room)) {
+        std::size_t flowing = 0;
+        for (const auto& p : s->peers)
+          if (p.stats.audio.packets_received >= packets && p.stats.audio.packets_sent >= packets) ++flowing;
+        if (flowing >= peers) return true;
+      }
+      std::unique_lock lock(mutex_);
+      cv_.wait_for(lock, std::chrono::milliseconds(200));
+    }
+    return false;
+  }
+
   media::PeerStats stats(const std::string& call_id) {
     auto s = client_->summary(call_id);
     return s ? s->stats : media::PeerStats{};
@@ -135,6 +173,11 @@ class Party {
       updates_.push_back(u);
       cv_.notify_all();
     });
+    client_->on_group_update([this](const GroupUpdate& u) {
+      std::lock_guard lock(mutex_);
+      group_updates_.push_back(u);
+      cv_.notify_all();
+    });
   }
 
   std::string user_id_;
@@ -145,6 +188,7 @@ class Party {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::vector<CallUpdate> updates_;
+  std::vector<GroupUpdate> group_updates_;
 };
 
 // `caller` calls `callee`, who answers; returns the call id once both are connected and audio
