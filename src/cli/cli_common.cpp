@@ -31,7 +31,8 @@ void add_client_options(CLI::App* cmd, ClientArgs& a) {
   cmd->add_flag("--loopback", a.loopback, "Gather ICE candidates on 127.0.0.1 (on by default for a local homeserver)");
 }
 
-Result<std::unique_ptr<Client>> start_client(const ClientArgs& a, bool auto_join) {
+Result<std::unique_ptr<Client>> start_client(const ClientArgs& a, bool auto_join,
+                                             const std::function<void(ClientOptions&)>& tweak) {
   ClientOptions o;
   o.homeserver = a.homeserver;
   o.user = a.user;
@@ -39,6 +40,7 @@ Result<std::unique_ptr<Client>> start_client(const ClientArgs& a, bool auto_join
   o.store = a.store.empty() ? default_store(a) : a.store;
   o.auto_join_invites = auto_join;
   o.include_loopback_candidates = a.loopback || is_local(a.homeserver);
+  if (tweak) tweak(o);
   return Client::start(o);
 }
 

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -32,7 +33,8 @@ struct ClientArgs {
 
 // --homeserver --user --password --store --loopback
 void add_client_options(CLI::App* cmd, ClientArgs& a);
-Result<std::unique_ptr<Client>> start_client(const ClientArgs& a, bool auto_join);
+Result<std::unique_ptr<Client>> start_client(const ClientArgs& a, bool auto_join,
+                                             const std::function<void(ClientOptions&)>& tweak = {});
 
 // Output: human lines or one JSON object per line; thread-safe (updates come from the loop).
 class Printer {

@@ -19,5 +19,6 @@ using Action = std::function<int()>;
 void add_homeserver_command(CLI::App& app, Action& action);
 void add_demo_command(CLI::App& app, Action& action);
 void add_call_commands(CLI::App& app, Action& action);
+void add_group_command(CLI::App& app, Action& action);
 
 }  // namespace mxcall::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   mxcall::cli::add_homeserver_command(app, action);
   mxcall::cli::add_demo_command(app, action);
   mxcall::cli::add_call_commands(app, action);
+  mxcall::cli::add_group_command(app, action);
 
   try {
     app.parse(argc, argv);
