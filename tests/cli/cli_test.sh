@@ -22,7 +22,7 @@ fi
 # The demo reuses the running server and leaves it running.
 out=$("$MXCALL" demo --dir "$dir" --duration 2 2>/dev/null) || fail "demo: $out"
 echo "$out"
-for expect in "already running" "logged in as device" "bob's device rings" "alice connected" "bob hears audio" "audio flowed both ways" "demo finished"; do
+for expect in "already running" "logged in as device" "bob's device rings" "alice connected" "bob hears audio" "audio flowed on every pair" "all 6 pairs connected" "demo finished"; do
   grep -q "$expect" <<<"$out" || fail "demo output lacks '$expect'"
 done
 # A second demo run restores the stored sessions instead of making new devices.
@@ -37,6 +37,10 @@ call = s["calls"][0]
 assert s["ok"] and call["connected"], s
 assert call["audio_packets_received"]["alice"] > 0 and call["audio_packets_received"]["bob"] > 0, s
 assert call["setup_ms"]["invite_to_first_audio"] is not None, s
+mesh = s["mesh"]
+assert mesh["ok"] and mesh["participants"] == 4 and len(mesh["pairs"]) == 6, mesh
+for p in mesh["pairs"]:
+    assert p["connected"] and p["audio_packets_received"] > 0 and p["setup_ms"] is not None, p
 PY
 
 # mxcall bot answers; SIGINT ends its call with a hangup the caller sees (mxcall call --json).
