@@ -31,7 +31,7 @@ Status WebrtcbinPeer::restart_pipeline() {
   struct Planned {
     std::string mid, kind;
     std::optional<TrackSpec> track;
-    bool muted = false;
+    bool muted = false, removed = false, placeholder = false;
   };
   std::vector<Planned> plan;
   {
@@ -46,18 +46,21 @@ Status WebrtcbinPeer::restart_pipeline() {
     // The m-lines in their negotiated order, then tracks that never were in an offer.
     for (const auto& section : local_sections_) {
       if (section.kind != "audio" && section.kind != "video") continue;
-      Planned p{section.mid, section.kind, std::nullopt, false};
+      Planned p{section.mid, section.kind, std::nullopt, false, false, false};
       for (auto& [mid, t] : by_mid) {
         if (t != nullptr && mid == section.mid) {
           p.track = t->spec;
           p.muted = t->muted.load();
+          p.removed = t->removed.load();
+          p.placeholder = t->placeholder;
           t = nullptr;
         }
       }
       plan.push_back(std::move(p));
     }
     for (const auto& [mid, t] : by_mid)
-      if (t != nullptr) plan.push_back(Planned{"", to_string(t->spec.kind), t->spec, t->muted.load()});
+      if (t != nullptr)
+        plan.push_back(Planned{"", to_string(t->spec.kind), t->spec, t->muted.load(), t->removed.load(), t->placeholder});
   }
 
   closing_.store(true);  // the old pipeline's callbacks stay quiet while it goes down
@@ -72,6 +75,8 @@ Status WebrtcbinPeer::restart_pipeline() {
     end_of_candidates_sent_ = false;
     restart_role_ = dtls_server_;
     local_candidates_.clear();
+    held_offer_.reset();  // it belonged to the old webrtcbin
+    ++offer_epoch_;
   }
   ice_up_.store(false);  // the fresh agent reports its own states from New on
   generation_.fetch_add(1);  // and the watchdog starts over with it
@@ -81,8 +86,13 @@ Status WebrtcbinPeer::restart_pipeline() {
   if (auto st = build_pipeline(); !st.ok()) return st;
   for (const auto& p : plan) {
     if (p.track) {
-      if (auto st = add_track_with_mid(*p.track, p.mid); !st.ok()) return st;
+      if (auto st = add_track_with_mid(*p.track, p.mid, p.removed); !st.ok()) return st;
       if (p.muted) set_track_muted(p.track->track_id, true);
+      if (p.placeholder) {
+        std::lock_guard lock(mu_);
+        for (auto& t : tracks_)
+          if (t->spec.track_id == p.track->track_id) t->placeholder = true;
+      }
     } else {
       add_recv_transceiver(p.kind, p.mid);
     }
