@@ -175,6 +175,12 @@ void CallDriver::perform(const std::string& call_id, const core::CallOutput& out
             u.screenshare = t.purpose == media::StreamPurpose::ScreenShare;
             update(u);
           },
+          [&](const core::note::RemoteTrackRemoved& t) {
+            u.kind = CallUpdate::Kind::RemoteTrackRemoved;
+            u.media_kind = t.kind;
+            u.screenshare = t.purpose == media::StreamPurpose::ScreenShare;
+            update(u);
+          },
           [&](const core::note::Dtmf& d) {
             u.kind = CallUpdate::Kind::Dtmf;
             u.digit = d.digit;
