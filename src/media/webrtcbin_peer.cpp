@@ -150,8 +150,11 @@ void WebrtcbinPeer::fail(const std::string& operation, const std::string& messag
 void WebrtcbinPeer::run_when_caps_ready(std::function<void()> op) {
   {
     std::lock_guard lock(mu_);
-    // libwebrtc trap 4: webrtcbin writes the msid (our stream id, which js-sdk matches feeds
-    // by) only for sink pads that have caps; an offer made before gets none.
+    // Offers, answers and remote descriptions wait until every send branch has caps, so that
+    // webrtcbin works from negotiated caps (ssrc; a-mid after an ICE restart). STACK.md's
+    // libwebrtc trap 4 saw offers made before caps without our stream id; with our capsfilter
+    // the payloader's caps query already carries the ssrc (measured: such an offer has it),
+    // so it is the msid on the sink pad (webrtcbin_tracks.cpp) that keeps the stream id ours.
     if (caps_pending_ > 0) {
       deferred_.push_back(std::move(op));
       return;

@@ -134,7 +134,6 @@ class WebrtcbinPeer : public std::enable_shared_from_this<WebrtcbinPeer> {
   // ICE restart (webrtcbin_restart.cpp): webrtcbin 1.22 cannot restart ICE in place, so the
   // peer gets a fresh webrtcbin with its own DTLS certificate, the same mids and DTLS role.
   Status restart_pipeline();
-  void add_recv_transceiver(const std::string& kind, const std::string& mid);
 
   // Media-inactivity watchdog (webrtcbin_watchdog.cpp): a timer on the runtime's loop thread.
   void schedule_watchdog();

@@ -1,8 +1,8 @@
 // ICE restart for webrtcbin 1.22, which ignores its ice-restart option and a changed remote
 // ufrag (STACK trap 6): the peer's pipeline is replaced by a fresh one whose webrtcbin has
 // its own DTLS certificate (libwebrtc keeps the old DTLS session on an unchanged fingerprint),
-// the same mids (a-mid in the send caps, recvonly transceivers for the rest) and, through our
-// offers' a=setup and trap 5's rewrite of incoming offers, the same DTLS role.
+// the same mids (a-mid in the send caps; placeholders for m-lines we had no branch for) and,
+// through our offers' a=setup and trap 5's rewrite of incoming offers, the same DTLS role.
 #include <gst/webrtc/webrtc.h>
 
 #include "media/gst_util.hpp"
@@ -84,34 +84,23 @@ Status WebrtcbinPeer::restart_pipeline() {
   closing_.store(false);
 
   if (auto st = build_pipeline(); !st.ok()) return st;
-  for (const auto& p : plan) {
-    if (p.track) {
-      if (auto st = add_track_with_mid(*p.track, p.mid, p.removed); !st.ok()) return st;
-      if (p.muted) set_track_muted(p.track->track_id, true);
-      if (p.placeholder) {
-        std::lock_guard lock(mu_);
-        for (auto& t : tracks_)
-          if (t->spec.track_id == p.track->track_id) t->placeholder = true;
-      }
-    } else {
-      add_recv_transceiver(p.kind, p.mid);
+  for (auto& p : plan) {
+    if (!p.track) {  // an m-line without a branch of ours gets a placeholder (libwebrtc trap 7)
+      TrackSpec spec;
+      spec.kind = p.kind == "video" ? MediaKind::Video : MediaKind::Audio;
+      spec.track_id = "placeholder-" + p.kind + "-mid-" + p.mid;
+      p.track = spec;
+      p.removed = p.placeholder = true;
+    }
+    if (auto st = add_track_with_mid(*p.track, p.mid, p.removed); !st.ok()) return st;
+    if (p.muted) set_track_muted(p.track->track_id, true);
+    if (p.placeholder) {
+      std::lock_guard lock(mu_);
+      for (auto& t : tracks_)
+        if (t->spec.track_id == p.track->track_id) t->placeholder = true;
     }
   }
   return ok_status();
-}
-
-void WebrtcbinPeer::add_recv_transceiver(const std::string& kind, const std::string& mid) {
-  std::string text = kind == "video"
-                         ? "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000"
-                         : "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,"
-                           "encoding-params=(string)2";
-  if (!mid.empty()) text += ",a-mid=(string)" + mid;
-  GstCaps* caps = gst_caps_from_string(text.c_str());
-  GstWebRTCRTPTransceiver* transceiver = nullptr;
-  g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, caps,
-                        &transceiver);
-  gst_caps_unref(caps);
-  if (transceiver != nullptr) gst_object_unref(transceiver);
 }
 
 }  // namespace mxcall::media

@@ -88,8 +88,8 @@ Status WebrtcbinPeer::build_audio_branch(LocalTrack& t, const std::string& mid) 
   // libwebrtc trap 2: without encoding-params "2" the rtpmap is OPUS/48000 and libwebrtc
   // refuses it.
   GstElement* caps = make_caps_filter(with_mid(
-      "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,"
-      "encoding-params=(string)2", mid).c_str());
+      "application/x-rtp,media=audio,encoding-name=OPUS,payload=" + std::to_string(kOpusPt) +
+      ",clock-rate=48000,encoding-params=(string)2", mid).c_str());
   t.elements = {src, convert, resample, t.volume, enc, pay, caps};
   for (auto* e : t.elements)
     if (e == nullptr) return Error::make(ErrorKind::InvalidArgument, "audio elements are not installed");
@@ -106,7 +106,8 @@ Status WebrtcbinPeer::build_video_branch(LocalTrack& t, const std::string& mid) 
   GstElement* pay = gst::make("rtpvp8pay");
   t.encoder = enc;
   GstElement* caps = make_caps_filter(
-      with_mid("application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000", mid).c_str());
+      with_mid("application/x-rtp,media=video,encoding-name=VP8,payload=" + std::to_string(kVp8Pt) + ",clock-rate=90000",
+               mid).c_str());
   t.elements = {src, raw, convert, enc, pay, caps};
   for (auto* e : t.elements)
     if (e == nullptr) return Error::make(ErrorKind::InvalidArgument, "video elements are not installed");

@@ -4,6 +4,7 @@
 // Traps only libwebrtc shows are reproduced by making one side's SDP look like libwebrtc's.
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <string>
 
 #include "call_harness.hpp"
@@ -29,6 +30,28 @@ std::string line_with(const std::string& text, const std::string& prefix) {
 void replace_all(std::string& text, const std::string& from, const std::string& to) {
   for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
     text.replace(at, from.size(), to);
+}
+
+// The SDP with each audio/video section's first payload type renumbered to libwebrtc's (Opus
+// 111, VP8 96): what a libwebrtc peer would offer for the same codecs.
+std::string with_libwebrtc_payload_types(const std::string& text) {
+  std::istringstream in(text);
+  std::string line, out, from, to;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.rfind("m=", 0) == 0) {
+      std::istringstream m(line);
+      std::string kind, port, proto;
+      m >> kind >> port >> proto >> from;
+      to = kind == "m=audio" ? "111" : kind == "m=video" ? "96" : from;
+      line = kind + " " + port + " " + proto + " " + to + line.substr(kind.size() + port.size() + proto.size() + from.size() + 3);
+    } else if (!from.empty() && from != to) {
+      for (const char* attr : {"a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"})
+        if (line.rfind(std::string(attr) + from + " ", 0) == 0) line = attr + to + line.substr(std::string(attr).size() + from.size());
+    }
+    out += line + "\r\n";
+  }
+  return out;
 }
 
 // Trap 1: one BUNDLE group over every m-line, in the offer and in the answer.
@@ -61,14 +84,17 @@ TEST_F(LibwebrtcTraps, Trap2OpusRtpmapHasTwoChannels) {
   }
 }
 
-// Trap 3: webrtcbin sends only when the payloader's pt is the negotiated one (libwebrtc's
-// 111 for Opus, 96 for VP8): RTP of both kinds flows both ways with those payload types.
+// Trap 3: webrtcbin sends only when the payloader's pt is the negotiated one. Answering an
+// offer with libwebrtc's payload types (Opus 111, VP8 96), RTP of both kinds flows both ways.
 TEST_F(LibwebrtcTraps, Trap3RtpFlowsWithTheNegotiatedPayloadTypes) {
   CallHarness h(engine());
   for (auto [p, stream] : {std::pair{h.A.id, "streamA"}, std::pair{h.B.id, "streamB"}}) {
     ASSERT_TRUE(engine().add_track(p, audio_track(stream)).ok());
     ASSERT_TRUE(engine().add_track(p, video_track(stream)).ok());
   }
+  h.rewrite = [&](PeerId from, SessionDescription& d) {
+    if (from == h.A.id && d.type == SdpType::Offer) d.sdp = with_libwebrtc_payload_types(d.sdp);
+  };
   ASSERT_TRUE(h.negotiate(h.A.id));
   const auto sections = av_sections(h.B.sent.front().sdp);
   ASSERT_EQ(sections.size(), 2u);
@@ -86,9 +112,13 @@ TEST_F(LibwebrtcTraps, Trap3RtpFlowsWithTheNegotiatedPayloadTypes) {
 TEST_F(LibwebrtcTraps, Trap4OfferRightAfterAddTrackCarriesOurStreamId) {
   CallHarness h(engine());
   ASSERT_TRUE(engine().add_track(h.A.id, audio_track("streamA")).ok());
+  ASSERT_TRUE(engine().add_track(h.A.id, video_track("streamA")).ok());  // caps after its first frame
   ASSERT_TRUE(engine().add_track(h.B.id, audio_track("streamB")).ok());
   ASSERT_TRUE(h.negotiate(h.A.id));  // create_offer at once
-  EXPECT_EQ(av_sections(h.A.sent.front().sdp).at(0).stream_id, "streamA") << h.A.sent.front().sdp;
+  const auto offered = av_sections(h.A.sent.front().sdp);
+  ASSERT_EQ(offered.size(), 2u) << h.A.sent.front().sdp;
+  EXPECT_EQ(offered[0].stream_id, "streamA") << h.A.sent.front().sdp;
+  EXPECT_EQ(offered[1].stream_id, "streamA") << h.A.sent.front().sdp;
   EXPECT_EQ(av_sections(h.B.sent.front().sdp).at(0).stream_id, "streamB") << h.B.sent.front().sdp;
   ASSERT_TRUE(h.wait([&] { return !h.A.tracks.empty() && !h.B.tracks.empty(); }));
   EXPECT_EQ(h.B.tracks.front().stream_id, "streamA");
