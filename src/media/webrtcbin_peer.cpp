@@ -213,6 +213,12 @@ void WebrtcbinPeer::on_description_created(SdpType type, bool hold, std::uint64_
                     GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, nullptr);
   if (desc == nullptr) return fail(operation_name(type), "webrtcbin produced no description");
   std::string text = gst::take_string(gst_sdp_message_as_text(desc->sdp));
+  if (type == SdpType::Offer) {
+    std::lock_guard lock(mu_);
+    in_offer_.clear();
+    for (const auto& t : tracks_)
+      if (!t->removed.load()) in_offer_.insert(t->spec.track_id);
+  }
   if (hold) {
     gst_webrtc_session_description_free(desc);
     {
@@ -298,6 +304,7 @@ void WebrtcbinPeer::set_remote_description(const SessionDescription& description
     if (description.type == SdpType::Offer) {  // our offers not applied yet are void
       ++offer_epoch_;
       held_offer_.reset();
+      in_offer_.clear();
     }
   }
   if (description.type == SdpType::Offer) offered_sections_ = sdp::media_sections(text);
@@ -352,8 +359,17 @@ void WebrtcbinPeer::apply_remote_description(const SessionDescription& descripti
     if (closing()) return;
     if (auto err = promise_error(p); !err.empty()) return fail("set_remote_description", err);
     std::vector<IceCandidate> queued;
+    std::vector<GstElement*> now_live;  // video encoders of tracks that start sending: key frame
     {
       std::lock_guard lock(mu_);
+      if (type == SdpType::Answer) {
+        for (const auto& t : tracks_) {
+          if (in_offer_.count(t->spec.track_id) == 0 || t->live.exchange(true)) continue;
+          if (t->spec.kind == MediaKind::Video && t->encoder != nullptr)
+            now_live.push_back(gst::element(gst_object_ref(t->encoder)));
+        }
+        in_offer_.clear();
+      }
       remote_sdp_ = text;
       remote_sections_ = sdp::media_sections(text);
       if (type == SdpType::Offer) remote_offer_dirs_ = normalised.by_mid;
@@ -370,6 +386,10 @@ void WebrtcbinPeer::apply_remote_description(const SessionDescription& descripti
       queued.swap(queued_candidates_);
     }
     remote_hold_.store(normalised.remote_hold);
+    for (auto* encoder : now_live) {
+      force_key_frame(encoder);
+      gst_object_unref(encoder);
+    }
     update_remote_tracks(type, normalised.remote_hold);
     emit_(RemoteDescriptionApplied{id_, type});
     for (const auto& c : queued) emit_add_ice_candidate(c);

@@ -57,6 +57,12 @@ struct LocalTrack {
   std::atomic<bool> muted{false};
   std::atomic<bool> removed{false};
   std::atomic<bool> caps_seen{false};  // the gate may close only once caps went through
+  // The peer has an SDP of ours in which this track sends (its ssrc). Before that its RTP is
+  // dropped: webrtcbin 1.22 maps RTP of an ssrc it does not know yet to the bundle's first
+  // m-line for good (measured: a camera answered into a colliding offer showed up as "audio").
+  // Tracks of the first exchange are live at once (no media flows before it completes); later
+  // ones once the peer answered an offer of ours that has them.
+  std::atomic<bool> live{true};
   bool caps_ready = false;  // under the peer's mu_
   // A removed branch made only so an m-line the peer offered stays sendable (libwebrtc trap 7);
   // the next add_track of its kind adopts it. Under the peer's mu_.
@@ -190,6 +196,7 @@ class WebrtcbinPeer : public std::enable_shared_from_this<WebrtcbinPeer> {
   // right before it). webrtcbin 1.22 cannot roll back, so this is how the polite side of a
   // collision drops its own offer for the peer's (perfect negotiation): it never applied it.
   std::optional<std::string> held_offer_;  // webrtcbin's own text
+  std::set<std::string> in_offer_;         // track ids our outstanding offer has sending
   std::uint64_t offer_epoch_ = 0;          // a remote offer invalidates offers being created
   std::vector<sdp::MediaSection> offered_sections_;  // of the last remote offer (owner thread)
   std::string local_sdp_;  // as sent (after our rewrites)

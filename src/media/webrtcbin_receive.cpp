@@ -82,7 +82,7 @@ void PeerCallbacks::on_sink_caps_notify(GObject*, GParamSpec*, gpointer track) {
 
 GstPadProbeReturn PeerCallbacks::on_send_data(GstPad*, GstPadProbeInfo* info, gpointer track) {
   auto* t = static_cast<LocalTrack*>(track);
-  if (t->peer->sending_blocked() || t->removed.load() ||
+  if (t->peer->sending_blocked() || t->removed.load() || !t->live.load() ||
       (t->spec.kind == MediaKind::Video && t->muted.load()))
     return GST_PAD_PROBE_DROP;
   if (t->spec.kind == MediaKind::Audio && (info->type & GST_PAD_PROBE_TYPE_BUFFER) != 0)

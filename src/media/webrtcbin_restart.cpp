@@ -76,6 +76,7 @@ Status WebrtcbinPeer::restart_pipeline() {
     restart_role_ = dtls_server_;
     local_candidates_.clear();
     held_offer_.reset();  // it belonged to the old webrtcbin
+    in_offer_.clear();
     ++offer_epoch_;
   }
   ice_up_.store(false);  // the fresh agent reports its own states from New on

@@ -59,6 +59,7 @@ Status WebrtcbinPeer::add_track_with_mid(const TrackSpec& spec, const std::strin
       if (existing->spec.track_id == spec.track_id)
         return Error::make(ErrorKind::InvalidArgument, "track " + spec.track_id + " already added");
     ++caps_pending_;
+    t.live.store(!negotiated_);
     tracks_.push_back(std::move(track));
   }
   Status st = spec.kind == MediaKind::Audio ? build_audio_branch(t, mid) : build_video_branch(t, mid);
@@ -196,6 +197,7 @@ bool WebrtcbinPeer::revive_track(const TrackSpec& spec) {
     found->placeholder = false;
     if (!spec.stream_id.empty()) g_object_set(found->sink_pad, "msid", spec.stream_id.c_str(), nullptr);
     if (found->encoder != nullptr) encoder = gst::element(gst_object_ref(found->encoder));
+    found->live.store(!negotiated_);  // a placeholder's ssrc was never said to send
     found->removed.store(false);
     renegotiate = negotiated_;
   }

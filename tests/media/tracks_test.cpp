@@ -98,6 +98,9 @@ TEST_F(WebrtcbinTracks, CollidingOffersResolveThroughThePoliteSide) {
   ASSERT_TRUE(h.wait([&] { return h.B.remote_applied > b_applied; }));
   engine().create_answer(h.B.id);
   ASSERT_TRUE(h.wait([&] { return h.B.sent.back().type == SdpType::Answer; }));
+  // The answer takes a while to reach A (a homeserver hop); B's camera must not send before A
+  // has an SDP with its ssrc, or webrtcbin at A takes it for the bundle's first m-line.
+  h.observe(600ms);
   const int a_applied = h.A.remote_applied;
   engine().set_remote_description(h.A.id, h.B.sent.back());
   ASSERT_TRUE(h.wait([&] { return h.A.remote_applied > a_applied; }));
@@ -112,6 +115,13 @@ TEST_F(WebrtcbinTracks, CollidingOffersResolveThroughThePoliteSide) {
   expect_video_flows(h, h.B.id);
   expect_audio_flows(h, h.A.id);
   expect_audio_flows(h, h.B.id);
+  auto announced = [](const Side& s, const std::string& stream) {
+    for (const auto& t : s.tracks)
+      if (t.kind == MediaKind::Video && t.stream_id == stream) return true;
+    return false;
+  };
+  EXPECT_TRUE(announced(h.A, "streamB")) << "A decodes B's video but was never told whose it is";
+  EXPECT_TRUE(announced(h.B, "streamA"));
   for (const auto& f : h.A.failures) ADD_FAILURE() << "A: " << f.operation << ": " << f.message;
   for (const auto& f : h.B.failures) ADD_FAILURE() << "B: " << f.operation << ": " << f.message;
 }
