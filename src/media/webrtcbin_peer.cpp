@@ -215,17 +215,17 @@ void WebrtcbinPeer::on_description_created(SdpType type, bool hold, std::uint64_
   std::string text = gst::take_string(gst_sdp_message_as_text(desc->sdp));
   if (type == SdpType::Offer) {
     std::lock_guard lock(mu_);
-    in_offer_.clear();
+    if (epoch != offer_epoch_) {
+      gst_webrtc_session_description_free(desc);
+      return;
+    }
+    in_offer_.clear();  // these become live once the peer answers (see LocalTrack::live)
     for (const auto& t : tracks_)
       if (!t->removed.load()) in_offer_.insert(t->spec.track_id);
+    if (hold) held_offer_ = text;
   }
   if (hold) {
     gst_webrtc_session_description_free(desc);
-    {
-      std::lock_guard lock(mu_);
-      if (epoch != offer_epoch_) return;
-      held_offer_ = text;
-    }
     return on_local_description_set(type, text);
   }
   set_local(desc, [this, type, text, epoch] {
@@ -244,7 +244,8 @@ void WebrtcbinPeer::set_local(GstWebRTCSessionDescription* desc, std::function<v
     if (auto err = promise_error(p); !err.empty()) return fail("set_local_description", err);
     done();
   });
-  // Called on webrtcbin's thread or ours: only queues a task there, never waits (trap 7).
+  // Called on webrtcbin's thread or ours: only queues a task there, never waits (STACK.md
+  // webrtcbin trap 7).
   g_signal_emit_by_name(webrtc_, "set-local-description", desc, set);
   gst_promise_unref(set);
 }

@@ -197,7 +197,7 @@ bool WebrtcbinPeer::revive_track(const TrackSpec& spec) {
     found->placeholder = false;
     if (!spec.stream_id.empty()) g_object_set(found->sink_pad, "msid", spec.stream_id.c_str(), nullptr);
     if (found->encoder != nullptr) encoder = gst::element(gst_object_ref(found->encoder));
-    found->live.store(!negotiated_);  // a placeholder's ssrc was never said to send
+    found->live.store(!negotiated_);  // until the peer answers an offer of ours saying it sends
     found->removed.store(false);
     renegotiate = negotiated_;
   }
