@@ -72,6 +72,7 @@ struct CallUpdate {
     RemoteMetadata,  // audio_muted, video_muted of the peer's user media
     RemoteHold,      // on_hold
     RemoteTrack,     // media_kind, screenshare
+    RemoteTrackRemoved,  // media_kind, screenshare: the peer stopped sending that track
     Dtmf,            // digit
     Link,            // link ("up", "disconnected", "restarting")
     Ended,           // reason, by_remote

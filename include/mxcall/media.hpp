@@ -102,12 +102,18 @@ struct PeerStats {
 };
 
 // ---- events from the engine ----
-struct LocalDescriptionReady { PeerId peer; SessionDescription description; };  // already applied locally
+// Already applied locally, except a renegotiation offer (not an ICE restart): that one is
+// applied right before its answer, so a remote offer that collides with it simply replaces it
+// (the polite side of perfect negotiation; webrtcbin 1.22 cannot roll back).
+struct LocalDescriptionReady { PeerId peer; SessionDescription description; };
 struct RemoteDescriptionApplied { PeerId peer; SdpType type; };
 struct LocalCandidate { PeerId peer; IceCandidate candidate; };  // end marker when gathering completes
 struct IceStateChanged { PeerId peer; IceState state; };
 struct GatheringStateChanged { PeerId peer; GatheringState state; };
 struct NegotiationNeeded { PeerId peer; };
+// Added: media of a new section arrives, or a section that stopped sending sends again.
+// Removed: a remote description says a section no longer sends (or sends another stream);
+// hold is not removal.
 struct RemoteTrackAdded { PeerId peer; MediaKind kind; std::string stream_id; std::string mid; };
 struct RemoteTrackRemoved { PeerId peer; MediaKind kind; std::string stream_id; };
 struct FirstMediaDecoded { PeerId peer; MediaKind kind; };
@@ -134,8 +140,11 @@ class MediaEngine {
   virtual void close_peer(PeerId peer) = 0;
 
   // Tracks added before the first offer/answer are negotiated in it; later ones need a new
-  // offer (the engine then raises NegotiationNeeded).
+  // offer (the engine then raises NegotiationNeeded). Adding a removed track's id again sends
+  // it again on its old m-line.
   virtual Status add_track(PeerId peer, const TrackSpec& track) = 0;
+  // Stops sending the track; from the next offer or answer on our SDP says the section does
+  // not send (its m-line stays: m-lines are never removed). The caller renegotiates.
   virtual Status remove_track(PeerId peer, const std::string& track_id) = 0;
 
   virtual void create_offer(PeerId peer, const OfferOptions& options = {}) = 0;

@@ -57,6 +57,8 @@ std::string describe(const CallUpdate& u) {
       return std::string("peer's microphone ") + (u.audio_muted ? "muted" : "on") + ", camera " + (u.video_muted ? "off" : "on");
     case CallUpdate::Kind::RemoteHold: return std::string("peer ") + (u.on_hold ? "holds the call" : "resumed");
     case CallUpdate::Kind::RemoteTrack: return std::string("receiving ") + media::to_string(u.media_kind);
+    case CallUpdate::Kind::RemoteTrackRemoved:
+      return std::string("peer stopped sending ") + (u.screenshare ? "its screen share" : media::to_string(u.media_kind));
     case CallUpdate::Kind::Dtmf: return std::string("DTMF digit ") + u.digit;
     case CallUpdate::Kind::Link: return "media path " + u.link;
     case CallUpdate::Kind::Ended: return "ended: " + u.reason + (u.by_remote ? " (by the peer)" : "");
@@ -73,7 +75,8 @@ Json update_json(const CallUpdate& u) {
     case CallUpdate::Kind::FirstMedia: j["kind"] = media::to_string(u.media_kind); j["setup_ms"] = u.setup.count(); break;
     case CallUpdate::Kind::RemoteMetadata: j["audio_muted"] = u.audio_muted; j["video_muted"] = u.video_muted; break;
     case CallUpdate::Kind::RemoteHold: j["on_hold"] = u.on_hold; break;
-    case CallUpdate::Kind::RemoteTrack: j["kind"] = media::to_string(u.media_kind); j["screenshare"] = u.screenshare; break;
+    case CallUpdate::Kind::RemoteTrack:
+    case CallUpdate::Kind::RemoteTrackRemoved: j["kind"] = media::to_string(u.media_kind); j["screenshare"] = u.screenshare; break;
     case CallUpdate::Kind::Dtmf: j["digit"] = std::string(1, u.digit); break;
     case CallUpdate::Kind::Link: j["link"] = u.link; break;
     case CallUpdate::Kind::Ended: j["reason"] = u.reason; j["by_remote"] = u.by_remote; break;

@@ -61,6 +61,12 @@ std::optional<CallUpdate> to_update(const core::CallOutput& out, CallUpdate u) {
             u.screenshare = t.purpose == media::StreamPurpose::ScreenShare;
             return u;
           },
+          [&](const core::note::RemoteTrackRemoved& t) -> std::optional<CallUpdate> {
+            u.kind = K::RemoteTrackRemoved;
+            u.media_kind = t.kind;
+            u.screenshare = t.purpose == media::StreamPurpose::ScreenShare;
+            return u;
+          },
           [&](const core::note::Dtmf& d) -> std::optional<CallUpdate> {
             u.kind = K::Dtmf;
             u.digit = d.digit;

@@ -34,6 +34,7 @@ const char* to_string(CallUpdate::Kind k) {
     case CallUpdate::Kind::RemoteMetadata: return "remote_metadata";
     case CallUpdate::Kind::RemoteHold: return "remote_hold";
     case CallUpdate::Kind::RemoteTrack: return "remote_track";
+    case CallUpdate::Kind::RemoteTrackRemoved: return "remote_track_removed";
     case CallUpdate::Kind::Dtmf: return "dtmf";
     case CallUpdate::Kind::Link: return "link";
     case CallUpdate::Kind::Ended: return "ended";

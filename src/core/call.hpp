@@ -25,8 +25,10 @@
 // IceGrace is twice as long on the polite side, so normally only the impolite side restarts.
 // Renegotiation (Signaling, perfect negotiation: the callee is polite) runs beside Connecting
 // and Connected: Stable -> CreatingOffer -> HaveLocalOffer -> Stable on the answer; a remote
-// offer goes Stable -> CreatingAnswer -> Stable. Colliding offers: the impolite side ignores
-// the remote one, the polite side drops its own and answers (and re-offers afterwards).
+// offer goes Stable -> CreatingAnswer -> Stable. Colliding offers (a remote offer in
+// CreatingOffer or HaveLocalOffer): the impolite side ignores the remote one; the polite side
+// drops its own (the engine never applied it, see media::LocalDescriptionReady; a local offer
+// that still arrives is dropped), answers, and then re-offers its change.
 #pragma once
 
 #include <deque>
@@ -107,6 +109,8 @@ class Call {
   void flush_pending_description(TimePoint now);
   void on_ice(media::IceState s, TimePoint now);
   void on_operation_failed(const media::OperationFailed& f);
+  void on_remote_track(const media::RemoteTrackAdded& t);
+  void on_remote_track_removed(media::MediaKind kind, const std::string& stream_id);
 
   // call.cpp
   void on_command(const CallInput& c, TimePoint now);
@@ -141,6 +145,8 @@ class Call {
   std::optional<media::SessionDescription> pending_description_;  // waiting for candidates
   bool gathering_complete_ = false;
   std::optional<events::SdpStreamMetadata> remote_metadata_;
+  // Remote tracks announced to the app (note::RemoteTrack) and not removed since.
+  std::map<std::pair<std::string, media::MediaKind>, media::StreamPurpose> remote_tracks_;
   CallTimings timings_;
   std::string end_reason_;
   bool audio_muted_ = false;

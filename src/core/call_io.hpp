@@ -120,6 +120,9 @@ struct Connected { Duration setup; };  // since the invite was sent or received
 struct RemoteMetadata { events::SdpStreamMetadata metadata; };
 struct RemoteHold { bool on_hold; };
 struct RemoteTrack { media::MediaKind kind; std::string stream_id; media::StreamPurpose purpose; };
+// A remote track announced by RemoteTrack is gone: its section stopped sending, or the peer's
+// sdp_stream_metadata no longer lists its stream.
+struct RemoteTrackRemoved { media::MediaKind kind; std::string stream_id; media::StreamPurpose purpose; };
 struct FirstMedia { media::MediaKind kind; Duration since_start; };
 struct Dtmf { char digit; };
 struct LinkChanged { LinkState link; };
@@ -130,7 +133,8 @@ using CallOutput = std::variant<SendSignal, op::CreatePeer, op::AddTrack, op::Re
                                 op::CreateAnswer, op::SetRemoteDescription, op::AddRemoteCandidates,
                                 op::SetTrackMuted, op::SetLocalHold, op::SendDtmf, op::ClosePeer,
                                 note::Incoming, note::StateChanged, note::Connected, note::RemoteMetadata, note::RemoteHold,
-                                note::RemoteTrack, note::FirstMedia, note::Dtmf, note::LinkChanged, note::Ended>;
+                                note::RemoteTrack, note::RemoteTrackRemoved, note::FirstMedia, note::Dtmf,
+                                note::LinkChanged, note::Ended>;
 
 // Timings of one call, for the CLI summary and the benchmark.
 struct CallTimings {

@@ -31,19 +31,8 @@ void Call::on_media(const media::MediaEvent& e, TimePoint now) {
                    slot = now;
                    emit(note::FirstMedia{f.kind, since(timings_.started, now)});
                  },
-                 [&](const media::RemoteTrackAdded& t) {
-                   media::StreamPurpose purpose = media::StreamPurpose::UserMedia;
-                   if (remote_metadata_) {
-                     auto it = remote_metadata_->find(t.stream_id);
-                     if (it == remote_metadata_->end()) {
-                       // MSC3077: a peer that sends metadata lists every stream it sends.
-                       MXLOG_WARN("call {}: remote stream {} is not in the peer's metadata; ignored", call_id_, t.stream_id);
-                       return;
-                     }
-                     purpose = it->second.purpose;
-                   }
-                   emit(note::RemoteTrack{t.kind, t.stream_id, purpose});
-                 },
+                 [&](const media::RemoteTrackAdded& t) { on_remote_track(t); },
+                 [&](const media::RemoteTrackRemoved& t) { on_remote_track_removed(t.kind, t.stream_id); },
                  [&](const media::DtmfReceived& d) { emit(note::Dtmf{d.digit}); },
                  [&](const media::OperationFailed& f) { on_operation_failed(f); },
                  [&](const media::NegotiationNeeded&) {
@@ -57,6 +46,14 @@ void Call::on_media(const media::MediaEvent& e, TimePoint now) {
 }
 
 void Call::on_local_description(const media::SessionDescription& d, TimePoint now) {
+  const bool wanted = d.type == media::SdpType::Offer
+                          ? state_ == CallState::CreatingOffer || signaling_ == Signaling::CreatingOffer
+                          : state_ == CallState::CreatingAnswer || signaling_ == Signaling::CreatingAnswer;
+  if (!wanted) {  // e.g. the polite side's offer, replaced by the peer's colliding one
+    MXLOG_INFO("call {}: local {} no longer wanted in {} / {}; dropped", call_id_, media::to_string(d.type),
+               to_string(state_), to_string(signaling_));
+    return;
+  }
   // Hold it until the candidates are gathered (usually a few ms on a LAN) so they ride in
   // the SDP: the peer can start ICE on the invite/answer alone, one homeserver hop sooner.
   pending_description_ = d;
@@ -168,6 +165,29 @@ void Call::on_ice(media::IceState s, TimePoint now) {
       break;
     default: break;
   }
+}
+
+void Call::on_remote_track(const media::RemoteTrackAdded& t) {
+  media::StreamPurpose purpose = media::StreamPurpose::UserMedia;
+  if (remote_metadata_) {
+    auto it = remote_metadata_->find(t.stream_id);
+    if (it == remote_metadata_->end()) {
+      // MSC3077: a peer that sends metadata lists every stream it sends.
+      MXLOG_WARN("call {}: remote stream {} is not in the peer's metadata; ignored", call_id_, t.stream_id);
+      return;
+    }
+    purpose = it->second.purpose;
+  }
+  if (!remote_tracks_.emplace(std::make_pair(t.stream_id, t.kind), purpose).second) return;
+  emit(note::RemoteTrack{t.kind, t.stream_id, purpose});
+}
+
+void Call::on_remote_track_removed(media::MediaKind kind, const std::string& stream_id) {
+  auto it = remote_tracks_.find(std::make_pair(stream_id, kind));
+  if (it == remote_tracks_.end()) return;  // never announced, or gone already
+  MXLOG_INFO("call {}: the peer's {} track of stream {} is gone", call_id_, media::to_string(kind), stream_id);
+  emit(note::RemoteTrackRemoved{kind, stream_id, it->second});
+  remote_tracks_.erase(it);
 }
 
 void Call::on_operation_failed(const media::OperationFailed& f) {

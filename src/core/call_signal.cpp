@@ -115,8 +115,8 @@ void Call::on_negotiate(const std::string& sender, const events::CallNegotiate& 
     MXLOG_DEBUG("call {}: negotiate from {} ignored in state {}", call_id_, sender, to_string(state_));
     return;
   }
-  set_remote_metadata(n.metadata);
   if (n.description.type == media::SdpType::Answer) {
+    set_remote_metadata(n.metadata);
     if (signaling_ != Signaling::HaveLocalOffer) {
       MXLOG_DEBUG("call {}: unexpected negotiate answer in {}", call_id_, to_string(signaling_));
       return;
@@ -130,9 +130,11 @@ void Call::on_negotiate(const std::string& sender, const events::CallNegotiate& 
   }
   const bool collision = signaling_ == Signaling::CreatingOffer || signaling_ == Signaling::HaveLocalOffer;
   if (collision && !polite()) {
+    // Its metadata too: it describes an offer that never happens; the peer re-offers.
     MXLOG_INFO("call {}: colliding renegotiation offer ignored (we are impolite)", call_id_);
     return;
   }
+  set_remote_metadata(n.metadata);
   if (collision) {
     MXLOG_INFO("call {}: colliding renegotiation offer accepted; ours is redone afterwards", call_id_);
     timers_.stop(CallTimer::NegotiateTimeout);
@@ -172,6 +174,11 @@ void Call::set_remote_metadata(const std::optional<events::SdpStreamMetadata>& m
   if (!m || m == remote_metadata_) return;
   remote_metadata_ = m;
   emit(note::RemoteMetadata{*m});
+  // A stream the peer no longer lists is gone (js-sdk drops a stopped screen share this way).
+  std::vector<std::pair<std::string, media::MediaKind>> gone;
+  for (const auto& [key, purpose] : remote_tracks_)
+    if (m->count(key.first) == 0) gone.push_back(key);
+  for (const auto& [stream, kind] : gone) on_remote_track_removed(kind, stream);
 }
 
 }  // namespace mxcall::core

@@ -161,7 +161,7 @@ struct ParticipantLeft {
   std::string reason;  // "left", "expired", "new_session", "left_room"
 };
 using PeerCallNote = std::variant<note::StateChanged, note::Connected, note::RemoteMetadata, note::RemoteHold,
-                                  note::RemoteTrack, note::FirstMedia, note::Dtmf, note::LinkChanged, note::Ended>;
+                                  note::RemoteTrack, note::RemoteTrackRemoved, note::FirstMedia, note::Dtmf, note::LinkChanged, note::Ended>;
 // What one peer call reports (state, connected with setup time, first media, ended + reason...).
 struct Peer {
   std::string call_id;

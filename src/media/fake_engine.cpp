@@ -85,8 +85,14 @@ Status FakeMediaEngine::add_track(PeerId id, const TrackSpec& track) {
   Peer* p = find(id);
   if (p == nullptr) return not_found(id);
   if (failing_ops_.count("add_track") > 0) return Error::make(ErrorKind::InvalidArgument, "injected failure");
-  for (const auto& t : p->tracks)
-    if (t.spec.track_id == track.track_id) return Error::make(ErrorKind::InvalidArgument, "track exists");
+  for (auto& t : p->tracks) {
+    if (t.spec.track_id != track.track_id) continue;
+    if (!t.removed) return Error::make(ErrorKind::InvalidArgument, "track exists");
+    t.removed = false;  // sends again on its old m-line, as the real engine does
+    t.spec = track;
+    if (p->local_set && p->remote_set) emit(NegotiationNeeded{id});
+    return ok_status();
+  }
   p->tracks.push_back(Track{track, {}, false, false});
   if (p->local_set && p->remote_set) emit(NegotiationNeeded{id});
   return ok_status();
@@ -214,6 +220,17 @@ void FakeMediaEngine::set_remote_description(PeerId id, const SessionDescription
   if (d.type == SdpType::Offer) p->pending_remote_offer = SdpType::Offer;
   p->remote_set = true;
   emit(RemoteDescriptionApplied{id, d.type});
+  // Announced remote tracks whose section stopped sending are gone; hold is no removal.
+  if (!p->remote_hold && !p->local_hold) {
+    for (const auto& s : p->remote_sections) {
+      if (sends(s.direction) || p->announced_mids.erase(s.mid) == 0) continue;
+      const auto old = std::find_if(p->announced.begin(), p->announced.end(),
+                                    [&](const RemoteTrackAdded& a) { return a.mid == s.mid; });
+      if (old == p->announced.end()) continue;
+      emit(RemoteTrackRemoved{id, old->kind, old->stream_id});
+      p->announced.erase(old);
+    }
+  }
   auto queued = std::move(p->queued_candidates);
   p->queued_candidates.clear();
   for (const auto& c : queued) add_remote_candidate(id, c);
@@ -309,7 +326,10 @@ void FakeMediaEngine::advance(std::chrono::milliseconds ms) {
       if (!sends(s.direction) || s.stream_id.empty() || p.local_hold || p.remote_hold) continue;
       const MediaKind kind = s.kind == "video" ? MediaKind::Video : MediaKind::Audio;
       receiving[kind == MediaKind::Video ? 1 : 0] = true;
-      if (p.announced_mids.insert(s.mid).second) emit(RemoteTrackAdded{id, kind, s.stream_id, s.mid});
+      if (p.announced_mids.insert(s.mid).second) {
+        p.announced.push_back(RemoteTrackAdded{id, kind, s.stream_id, s.mid});
+        emit(p.announced.back());
+      }
       if (p.ice_clock >= kFirstMediaAfter && p.decoded.insert(kind).second) emit(FirstMediaDecoded{id, kind});
     }
     for (int v = 0; v < 2; ++v) {

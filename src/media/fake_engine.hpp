@@ -15,6 +15,8 @@
 //  - While connected, advance() grows the packet counters: 50 packets/s audio, 15/s video; none
 //    sent while holding/held or for a muted video track; none received for a section the far
 //    side holds.
+//  - A removed track's section says recvonly; the far peer reports RemoteTrackRemoved when it
+//    applies that, and RemoteTrackAdded again once the track is added back.
 //  - DTMF digits reach the far peer when it lives in the same engine (identified by the ICE
 //    ufrag of the remote SDP).
 #pragma once
@@ -91,6 +93,7 @@ class FakeMediaEngine final : public MediaEngine {
     std::chrono::milliseconds ice_clock{0};  // time in Checking / since Connected
     bool ice_fails = false;
     std::set<std::string> announced_mids;
+    std::vector<RemoteTrackAdded> announced;  // what they were announced as
     std::set<MediaKind> decoded;
     PeerStats stats;
     std::chrono::milliseconds audio_carry{0}, video_carry{0};  // time not yet a whole packet

@@ -63,6 +63,13 @@ std::string default_eol(const std::vector<Line>& lines) {
   return "\r\n";
 }
 
+// "<stream> <track>" (the track is optional).
+void set_msid(MediaSection& s, const std::string& value) {
+  const std::size_t sp = value.find(' ');
+  s.stream_id = value.substr(0, sp);
+  s.msid_track = sp == std::string::npos ? std::string() : value.substr(sp + 1);
+}
+
 }  // namespace
 
 const char* to_string(Direction d) {
@@ -121,14 +128,10 @@ std::vector<MediaSection> media_sections(const std::string& text) {
     } else if (starts_with(t, "a=rtpmap:")) {
       s.rtpmaps.push_back(t.substr(9));
     } else if (starts_with(t, "a=msid:") && s.stream_id.empty()) {
-      std::string v = t.substr(7);
-      s.stream_id = v.substr(0, v.find(' '));
+      set_msid(s, t.substr(7));
     } else if (starts_with(t, "a=ssrc:") && s.stream_id.empty()) {
       std::size_t at = t.find(" msid:");
-      if (at != std::string::npos) {
-        std::string v = t.substr(at + 6);
-        s.stream_id = v.substr(0, v.find(' '));
-      }
+      if (at != std::string::npos) set_msid(s, t.substr(at + 6));
     }
   }
   finish();

@@ -18,6 +18,7 @@ struct MediaSection {
   std::string kind;       // audio, video, application, ...
   std::string mid;        // empty when the section has no a=mid
   std::string stream_id;  // from a=msid:<stream> <track> or a=ssrc:<n> msid:<stream> <track>
+  std::string msid_track; // the <track> of that line (webrtcbin writes its transceiver's name)
   std::optional<Direction> direction;
   bool rejected = false;  // port 0 without a=bundle-only
   std::vector<int> payload_types;

@@ -23,6 +23,7 @@ struct PeerCallbacks {
   static GstBusSyncReply on_bus_sync(GstBus* bus, GstMessage* message, gpointer peer);
   static void on_sink_caps_notify(GObject* pad, GParamSpec* spec, gpointer track);
   static GstPadProbeReturn on_send_data(GstPad* pad, GstPadProbeInfo* info, gpointer track);
+  static GstPadProbeReturn on_encoder_input(GstPad* pad, GstPadProbeInfo* info, gpointer track);
   static GstPadProbeReturn on_receive_data(GstPad* pad, GstPadProbeInfo* info, gpointer counters);
   static GstPadProbeReturn on_srtp_out(GstPad* pad, GstPadProbeInfo* info, gpointer peer);
   static GstPadProbeReturn on_decoded_audio(GstPad* pad, GstPadProbeInfo* info, gpointer peer);

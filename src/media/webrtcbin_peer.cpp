@@ -58,6 +58,8 @@ Status WebrtcbinPeer::build_pipeline() {
   gst_object_ref_sink(pipeline_);
   webrtc_ = gst::make("webrtcbin");
   if (webrtc_ == nullptr) return Error::make(ErrorKind::InvalidArgument, "webrtcbin is not installed");
+  // libwebrtc trap 1 (STACK.md "webrtcbin with libwebrtc peers"): without max-bundle there is
+  // no BUNDLE group, and a max-bundle peer (matrix-js-sdk) refuses our answers.
   g_object_set(webrtc_, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency",
                static_cast<guint>(config_.jitterbuffer_latency.count()), nullptr);
   if (config_.relay_only)
@@ -148,7 +150,12 @@ void WebrtcbinPeer::fail(const std::string& operation, const std::string& messag
 void WebrtcbinPeer::run_when_caps_ready(std::function<void()> op) {
   {
     std::lock_guard lock(mu_);
-    if (caps_pending_ > 0) {  // trap 4: an offer before caps gets no msid
+    // Offers, answers and remote descriptions wait until every send branch has caps, so that
+    // webrtcbin works from negotiated caps (ssrc; a-mid after an ICE restart). STACK.md's
+    // libwebrtc trap 4 saw offers made before caps without our stream id; with our capsfilter
+    // the payloader's caps query already carries the ssrc (measured: such an offer has it),
+    // so it is the msid on the sink pad (webrtcbin_tracks.cpp) that keeps the stream id ours.
+    if (caps_pending_ > 0) {
       deferred_.push_back(std::move(op));
       return;
     }
@@ -160,38 +167,87 @@ void WebrtcbinPeer::create_offer(const OfferOptions& options) {
   if (options.ice_restart) {
     if (auto st = restart_pipeline(); !st.ok()) return fail("create_offer", "ice restart: " + st.error().message);
   }
-  run_when_caps_ready([this] { do_create(SdpType::Offer); });
+  std::uint64_t epoch = 0;
+  {
+    std::lock_guard lock(mu_);
+    epoch = offer_epoch_;
+  }
+  run_when_caps_ready([this, epoch] { do_create(SdpType::Offer, epoch); });
 }
 
 void WebrtcbinPeer::create_answer() {
-  run_when_caps_ready([this] { do_create(SdpType::Answer); });
+  // libwebrtc trap 7: an m-line we answer without a send branch can never send later (a sink
+  // pad added after the answer makes create-offer fail: "Could not reuse transceiver"), so
+  // every offered m-line gets one; those we have no track for stay silent placeholders.
+  add_placeholders_for(offered_sections_);
+  run_when_caps_ready([this] { do_create(SdpType::Answer, 0); });
 }
 
-void WebrtcbinPeer::do_create(SdpType type) {
+void WebrtcbinPeer::do_create(SdpType type, std::uint64_t epoch) {
   if (closing()) return;
-  GstPromise* promise = make_promise([this, type](GstPromise* p) { on_description_created(type, p); });
+  bool hold = false;
+  {
+    std::lock_guard lock(mu_);
+    if (type == SdpType::Offer && epoch != offer_epoch_) return;  // a remote offer replaced it
+    // Renegotiation offers only: a first offer and an ICE-restart offer gather candidates,
+    // which webrtcbin starts when the description is applied.
+    hold = type == SdpType::Offer && negotiated_;
+  }
+  GstPromise* promise = make_promise(
+      [this, type, hold, epoch](GstPromise* p) { on_description_created(type, hold, epoch, p); });
   g_signal_emit_by_name(webrtc_, type == SdpType::Offer ? "create-offer" : "create-answer",
                         static_cast<GstStructure*>(nullptr), promise);
   gst_promise_unref(promise);
 }
 
-void WebrtcbinPeer::on_description_created(SdpType type, GstPromise* promise) {
+void WebrtcbinPeer::on_description_created(SdpType type, bool hold, std::uint64_t epoch, GstPromise* promise) {
   if (closing()) return;
+  auto superseded = [&] {
+    std::lock_guard lock(mu_);
+    return type == SdpType::Offer && epoch != offer_epoch_;
+  };
+  if (superseded()) return;  // a remote offer came meanwhile; ours is dropped unseen
   if (auto err = promise_error(promise); !err.empty()) return fail(operation_name(type), err);
   GstWebRTCSessionDescription* desc = nullptr;
   gst_structure_get(gst_promise_get_reply(promise), type == SdpType::Offer ? "offer" : "answer",
                     GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, nullptr);
   if (desc == nullptr) return fail(operation_name(type), "webrtcbin produced no description");
   std::string text = gst::take_string(gst_sdp_message_as_text(desc->sdp));
-  GstPromise* set = make_promise([this, type, text](GstPromise* p) {
-    if (closing()) return;
-    if (auto err = promise_error(p); !err.empty()) return fail("set_local_description", err);
+  if (type == SdpType::Offer) {
+    std::lock_guard lock(mu_);
+    if (epoch != offer_epoch_) {
+      gst_webrtc_session_description_free(desc);
+      return;
+    }
+    in_offer_.clear();  // these become live once the peer answers (see LocalTrack::live)
+    for (const auto& t : tracks_)
+      if (!t->removed.load()) in_offer_.insert(t->spec.track_id);
+    if (hold) held_offer_ = text;
+  }
+  if (hold) {
+    gst_webrtc_session_description_free(desc);
+    return on_local_description_set(type, text);
+  }
+  set_local(desc, [this, type, text, epoch] {
+    if (type == SdpType::Offer) {
+      std::lock_guard lock(mu_);
+      if (epoch != offer_epoch_) return;
+    }
     on_local_description_set(type, text);
   });
-  // Called on webrtcbin's thread: only queues a task there, never waits (trap 7).
+  gst_webrtc_session_description_free(desc);
+}
+
+void WebrtcbinPeer::set_local(GstWebRTCSessionDescription* desc, std::function<void()> done) {
+  GstPromise* set = make_promise([this, done = std::move(done)](GstPromise* p) {
+    if (closing()) return;
+    if (auto err = promise_error(p); !err.empty()) return fail("set_local_description", err);
+    done();
+  });
+  // Called on webrtcbin's thread or ours: only queues a task there, never waits (STACK.md
+  // webrtcbin trap 7).
   g_signal_emit_by_name(webrtc_, "set-local-description", desc, set);
   gst_promise_unref(set);
-  gst_webrtc_session_description_free(desc);
 }
 
 void WebrtcbinPeer::on_local_description_set(SdpType type, std::string text) {
@@ -209,8 +265,11 @@ void WebrtcbinPeer::on_local_description_set(SdpType type, std::string text) {
 }
 
 std::string WebrtcbinPeer::outgoing_sdp(SdpType type, const std::string& webrtcbin_sdp) {
-  // webrtcbin only ever negotiates sendrecv (trap 6); what we say is narrowed here.
+  // libwebrtc trap 6: any direction change but to inactive fails in webrtcbin 1.22, so it only
+  // ever negotiates sendrecv; what we say (hold, removed tracks) is narrowed here, and the
+  // pad probes drop what we do not send.
   const sdp::Direction local_limit = sdp::hold_direction(local_hold_.load(), false);
+  const std::set<std::string> silent = silent_transceivers();
   std::map<std::string, sdp::Direction> offered;
   if (type == SdpType::Answer) {
     std::lock_guard lock(mu_);
@@ -219,6 +278,7 @@ std::string WebrtcbinPeer::outgoing_sdp(SdpType type, const std::string& webrtcb
   std::string out = sdp::rewrite_directions(
       webrtcbin_sdp, [&](const sdp::MediaSection& section, sdp::Direction current) {
         sdp::Direction d = sdp::intersect(current, local_limit);
+        if (silent.count(section.msid_track) > 0) d = sdp::intersect(d, sdp::Direction::RecvOnly);
         if (auto it = offered.find(section.mid); it != offered.end())
           d = sdp::intersect(d, sdp::reverse(it->second));
         return d;
@@ -242,7 +302,13 @@ void WebrtcbinPeer::set_remote_description(const SessionDescription& description
   {
     std::lock_guard lock(mu_);
     restart = description.type == SdpType::Offer && sdp::is_ice_restart(remote_sdp_, text);
+    if (description.type == SdpType::Offer) {  // our offers not applied yet are void
+      ++offer_epoch_;
+      held_offer_.reset();
+      in_offer_.clear();
+    }
   }
+  if (description.type == SdpType::Offer) offered_sections_ = sdp::media_sections(text);
   if (restart) {
     if (auto st = restart_pipeline(); !st.ok()) return fail(op, "ice restart: " + st.error().message);
   }
@@ -261,10 +327,28 @@ void WebrtcbinPeer::apply_remote_description(const SessionDescription& descripti
     we_are_dtls_server = dtls_server_.value_or(false);
   }
 
-  auto normalised = sdp::normalise_directions(text);
+  auto normalised = sdp::normalise_directions(text);  // libwebrtc trap 6: webrtcbin sees sendrecv
   std::string for_webrtcbin = normalised.sdp;
+  // libwebrtc trap 5: webrtcbin answers every actpass with active, even as the DTLS server,
+  // which would flip the role; libwebrtc's re-offers then fail ("Failed to set SSL role").
   if (description.type == SdpType::Offer && we_are_dtls_server)
-    for_webrtcbin = sdp::force_setup_active(for_webrtcbin);  // trap 5
+    for_webrtcbin = sdp::force_setup_active(for_webrtcbin);
+
+  // Our renegotiation offer goes in right before its answer (a remote offer voided it in
+  // set_remote_description: perfect negotiation's rollback on the polite side).
+  std::optional<std::string> held;
+  if (description.type == SdpType::Answer) {
+    std::lock_guard lock(mu_);
+    held.swap(held_offer_);
+  }
+  if (held) {
+    GstSDPMessage* ours = nullptr;
+    if (gst_sdp_message_new_from_text(held->c_str(), &ours) != GST_SDP_OK || ours == nullptr)
+      return fail("set_local_description", "our own offer could not be parsed");
+    GstWebRTCSessionDescription* offer = gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_OFFER, ours);
+    set_local(offer, [] {});
+    gst_webrtc_session_description_free(offer);
+  }
 
   GstSDPMessage* msg = nullptr;
   if (gst_sdp_message_new_from_text(for_webrtcbin.c_str(), &msg) != GST_SDP_OK || msg == nullptr)
@@ -276,8 +360,17 @@ void WebrtcbinPeer::apply_remote_description(const SessionDescription& descripti
     if (closing()) return;
     if (auto err = promise_error(p); !err.empty()) return fail("set_remote_description", err);
     std::vector<IceCandidate> queued;
+    std::vector<GstElement*> now_live;  // video encoders of tracks that start sending: key frame
     {
       std::lock_guard lock(mu_);
+      if (type == SdpType::Answer) {
+        for (const auto& t : tracks_) {
+          if (in_offer_.count(t->spec.track_id) == 0 || t->live.exchange(true)) continue;
+          if (t->spec.kind == MediaKind::Video && t->encoder != nullptr)
+            now_live.push_back(gst::element(gst_object_ref(t->encoder)));
+        }
+        in_offer_.clear();
+      }
       remote_sdp_ = text;
       remote_sections_ = sdp::media_sections(text);
       if (type == SdpType::Offer) remote_offer_dirs_ = normalised.by_mid;
@@ -294,6 +387,11 @@ void WebrtcbinPeer::apply_remote_description(const SessionDescription& descripti
       queued.swap(queued_candidates_);
     }
     remote_hold_.store(normalised.remote_hold);
+    for (auto* encoder : now_live) {
+      force_key_frame(encoder);
+      gst_object_unref(encoder);
+    }
+    update_remote_tracks(type, normalised.remote_hold);
     emit_(RemoteDescriptionApplied{id_, type});
     for (const auto& c : queued) emit_add_ice_candidate(c);
   });

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <gst/webrtc/webrtc_fwd.h>
 
 #include <atomic>
 #include <functional>
@@ -39,17 +40,33 @@ struct Counters {
 
 class WebrtcbinPeer;
 
-// A send branch: source → encoder → payloader → [dtmf mux] → webrtcbin sink pad.
+// A send branch: source → encoder → payloader → webrtcbin sink pad.
+//
+// A removed track keeps its branch and its m-line (webrtcbin 1.22 can neither drop an m-line
+// nor change a transceiver's direction, libwebrtc trap 6): our SDP says recvonly for it, its
+// buffers are dropped (raw ones before the encoder, so it costs no encoding), and add_track
+// with its id (or a placeholder's kind) sends again on the same m-line.
 struct LocalTrack {
   WebrtcbinPeer* peer = nullptr;
   TrackSpec spec;
   std::vector<GstElement*> elements;  // owned by the pipeline
   GstElement* volume = nullptr;       // audio: mute
-  GstElement* dtmf_src = nullptr;     // audio: rtpdtmfsrc (send_dtmf)
+  GstElement* encoder = nullptr;      // forced key frames, and the gate in front of it
   GstPad* sink_pad = nullptr;         // webrtcbin's request pad (+1)
+  std::string transceiver;            // its webrtcbin transceiver's name (the msid track token)
   std::atomic<bool> muted{false};
   std::atomic<bool> removed{false};
+  std::atomic<bool> caps_seen{false};  // the gate may close only once caps went through
+  // The peer has an SDP of ours in which this track sends (its ssrc). Before that its RTP is
+  // dropped: webrtcbin 1.22 maps RTP of an ssrc it does not know yet to the bundle's first
+  // m-line for good (measured: a camera answered into a colliding offer showed up as "audio").
+  // Tracks of the first exchange are live at once (no media flows before it completes); later
+  // ones once the peer answered an offer of ours that has them.
+  std::atomic<bool> live{true};
   bool caps_ready = false;  // under the peer's mu_
+  // A removed branch made only so an m-line the peer offered stays sendable (libwebrtc trap 7);
+  // the next add_track of its kind adopts it. Under the peer's mu_.
+  bool placeholder = false;
   Counters sent;
 };
 
@@ -92,8 +109,9 @@ class WebrtcbinPeer : public std::enable_shared_from_this<WebrtcbinPeer> {
 
   // Negotiation (webrtcbin_peer.cpp).
   void run_when_caps_ready(std::function<void()> op);
-  void do_create(SdpType type);
-  void on_description_created(SdpType type, GstPromise* promise);
+  void do_create(SdpType type, std::uint64_t epoch);  // epoch: of offers (see offer_epoch_)
+  void on_description_created(SdpType type, bool hold_offer, std::uint64_t epoch, GstPromise* promise);
+  void set_local(GstWebRTCSessionDescription* desc, std::function<void()> done);
   void on_local_description_set(SdpType type, std::string text);
   void apply_remote_description(const SessionDescription& description);
   std::string outgoing_sdp(SdpType type, const std::string& webrtcbin_sdp);
@@ -103,7 +121,13 @@ class WebrtcbinPeer : public std::enable_shared_from_this<WebrtcbinPeer> {
   void on_ice_state(int state);
 
   // Send side (webrtcbin_tracks.cpp).
-  Status add_track_with_mid(const TrackSpec& track, const std::string& mid);
+  Status add_track_with_mid(const TrackSpec& track, const std::string& mid, bool removed = false);
+  // add_track for a track we already have a branch for (removed, or a placeholder of its kind):
+  // true when one was revived.
+  bool revive_track(const TrackSpec& track);
+  void add_placeholders_for(const std::vector<sdp::MediaSection>& offered);
+  std::set<std::string> silent_transceivers() const;  // removed tracks' transceiver names
+  void force_key_frame(GstElement* encoder);
   Status build_audio_branch(LocalTrack& track, const std::string& mid);
   Status build_video_branch(LocalTrack& track, const std::string& mid);
   Status link_to_webrtcbin(LocalTrack& track, GstElement* last);
@@ -116,7 +140,6 @@ class WebrtcbinPeer : public std::enable_shared_from_this<WebrtcbinPeer> {
   // ICE restart (webrtcbin_restart.cpp): webrtcbin 1.22 cannot restart ICE in place, so the
   // peer gets a fresh webrtcbin with its own DTLS certificate, the same mids and DTLS role.
   Status restart_pipeline();
-  void add_recv_transceiver(const std::string& kind, const std::string& mid);
 
   // Media-inactivity watchdog (webrtcbin_watchdog.cpp): a timer on the runtime's loop thread.
   void schedule_watchdog();
@@ -126,6 +149,9 @@ class WebrtcbinPeer : public std::enable_shared_from_this<WebrtcbinPeer> {
   void on_pad_added(GstPad* pad);
   void on_bus_message(GstMessage* message);
   void on_first_decoded(MediaKind kind);
+  // After a remote description: tracks whose section stopped sending are reported removed,
+  // those whose section sends again (over the src pad they already have) added again.
+  void update_remote_tracks(SdpType type, bool remote_hold);
   void on_element_added(GstElement* element);
   // Decrypted RTP before rtpbin: telephone-events are read (and dropped) here.
   bool on_incoming_rtp(GstBuffer* buffer);
@@ -164,7 +190,15 @@ class WebrtcbinPeer : public std::enable_shared_from_this<WebrtcbinPeer> {
   std::map<std::string, sdp::Direction> remote_offer_dirs_;
   std::optional<bool> dtls_server_;  // known after the first exchange
   bool end_of_candidates_sent_ = false;
-  std::set<std::string> announced_mids_;
+  std::map<std::string, RemoteTrackAdded> announced_;  // by mid: remote tracks reported added
+  std::map<std::string, MediaKind> receiving_mids_;     // mids with a decode branch
+  // A renegotiation offer of ours is applied to webrtcbin only when its answer arrives (then
+  // right before it). webrtcbin 1.22 cannot roll back, so this is how the polite side of a
+  // collision drops its own offer for the peer's (perfect negotiation): it never applied it.
+  std::optional<std::string> held_offer_;  // webrtcbin's own text
+  std::set<std::string> in_offer_;         // track ids our outstanding offer has sending
+  std::uint64_t offer_epoch_ = 0;          // a remote offer invalidates offers being created
+  std::vector<sdp::MediaSection> offered_sections_;  // of the last remote offer (owner thread)
   std::string local_sdp_;  // as sent (after our rewrites)
   std::vector<std::string> local_candidates_;  // gathered by the current agent
   std::optional<bool> restart_role_;  // after an ICE restart our offers state this DTLS role

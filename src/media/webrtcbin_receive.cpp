@@ -82,13 +82,20 @@ void PeerCallbacks::on_sink_caps_notify(GObject*, GParamSpec*, gpointer track) {
 
 GstPadProbeReturn PeerCallbacks::on_send_data(GstPad*, GstPadProbeInfo* info, gpointer track) {
   auto* t = static_cast<LocalTrack*>(track);
-  if (t->peer->sending_blocked() || t->removed.load() ||
+  if (t->peer->sending_blocked() || t->removed.load() || !t->live.load() ||
       (t->spec.kind == MediaKind::Video && t->muted.load()))
     return GST_PAD_PROBE_DROP;
   if (t->spec.kind == MediaKind::Audio && (info->type & GST_PAD_PROBE_TYPE_BUFFER) != 0)
     info->data = t->peer->dtmf_rewrite(static_cast<GstBuffer*>(info->data));
   for_each_buffer(info, [t](GstBuffer* b) { t->sent.add(gst_buffer_get_size(b)); });
   return GST_PAD_PROBE_OK;
+}
+
+GstPadProbeReturn PeerCallbacks::on_encoder_input(GstPad*, GstPadProbeInfo*, gpointer track) {
+  auto* t = static_cast<LocalTrack*>(track);
+  // Before caps went through, frames must pass: the encoder's output caps come with its first
+  // frame, and webrtcbin negotiates only sink pads with caps.
+  return t->removed.load() && t->caps_seen.load() ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
 }
 
 GstPadProbeReturn PeerCallbacks::on_receive_data(GstPad*, GstPadProbeInfo* info, gpointer counters) {
@@ -173,14 +180,52 @@ void WebrtcbinPeer::on_pad_added(GstPad* pad) {
     mid = gst::take_string(m);
     g_object_unref(transceiver);
   }
-  std::string stream_id;
+  RemoteTrackAdded added{id_, kind, {}, mid};
   {
     std::lock_guard lock(mu_);
-    if (!announced_mids_.insert(mid + "/" + to_string(kind)).second) return;
+    receiving_mids_[mid] = kind;
+    if (announced_.count(mid) > 0) return;
     for (const auto& section : remote_sections_)
-      if (section.mid == mid) stream_id = section.stream_id;
+      if (section.mid == mid) added.stream_id = section.stream_id;
+    announced_[mid] = added;
   }
-  emit_(RemoteTrackAdded{id_, kind, stream_id, mid});
+  emit_(added);
+}
+
+void WebrtcbinPeer::update_remote_tracks(SdpType type, bool remote_hold) {
+  if (remote_hold) return;  // holding is not removing: a holding peer's sections send nothing
+  std::vector<MediaEvent> changes;
+  {
+    std::lock_guard lock(mu_);
+    // An answer's section sends nothing either where our offer asked for nothing (our hold).
+    std::set<std::string> unasked;
+    if (type == SdpType::Answer)
+      for (const auto& ours : sdp::media_sections(local_sdp_)) {
+        const auto d = ours.direction.value_or(sdp::Direction::SendRecv);
+        if (d == sdp::Direction::SendOnly || d == sdp::Direction::Inactive) unasked.insert(ours.mid);
+      }
+    for (const auto& s : remote_sections_) {
+      if ((s.kind != "audio" && s.kind != "video") || unasked.count(s.mid) > 0) continue;
+      const auto d = s.direction.value_or(sdp::Direction::SendRecv);
+      const bool sends = !s.rejected && (d == sdp::Direction::SendRecv || d == sdp::Direction::SendOnly);
+      auto announced = announced_.find(s.mid);
+      const bool replaced = sends && announced != announced_.end() && !s.stream_id.empty() &&
+                            announced->second.stream_id != s.stream_id;
+      if (announced != announced_.end() && (!sends || replaced)) {
+        changes.push_back(RemoteTrackRemoved{id_, announced->second.kind, announced->second.stream_id});
+        announced_.erase(announced);
+        announced = announced_.end();
+      }
+      // A section that sends again keeps its src pad: webrtcbin adds none, we announce it.
+      auto receiving = receiving_mids_.find(s.mid);
+      if (sends && announced == announced_.end() && receiving != receiving_mids_.end()) {
+        RemoteTrackAdded added{id_, receiving->second, s.stream_id, s.mid};
+        announced_[s.mid] = added;
+        changes.push_back(added);
+      }
+    }
+  }
+  for (auto& e : changes) emit_(std::move(e));
 }
 
 void WebrtcbinPeer::on_first_decoded(MediaKind kind) {

@@ -1,8 +1,8 @@
 // ICE restart for webrtcbin 1.22, which ignores its ice-restart option and a changed remote
 // ufrag (STACK trap 6): the peer's pipeline is replaced by a fresh one whose webrtcbin has
 // its own DTLS certificate (libwebrtc keeps the old DTLS session on an unchanged fingerprint),
-// the same mids (a-mid in the send caps, recvonly transceivers for the rest) and, through our
-// offers' a=setup and trap 5's rewrite of incoming offers, the same DTLS role.
+// the same mids (a-mid in the send caps; placeholders for m-lines we had no branch for) and,
+// through our offers' a=setup and trap 5's rewrite of incoming offers, the same DTLS role.
 #include <gst/webrtc/webrtc.h>
 
 #include "media/gst_util.hpp"
@@ -31,7 +31,7 @@ Status WebrtcbinPeer::restart_pipeline() {
   struct Planned {
     std::string mid, kind;
     std::optional<TrackSpec> track;
-    bool muted = false;
+    bool muted = false, removed = false, placeholder = false;
   };
   std::vector<Planned> plan;
   {
@@ -46,18 +46,21 @@ Status WebrtcbinPeer::restart_pipeline() {
     // The m-lines in their negotiated order, then tracks that never were in an offer.
     for (const auto& section : local_sections_) {
       if (section.kind != "audio" && section.kind != "video") continue;
-      Planned p{section.mid, section.kind, std::nullopt, false};
+      Planned p{section.mid, section.kind, std::nullopt, false, false, false};
       for (auto& [mid, t] : by_mid) {
         if (t != nullptr && mid == section.mid) {
           p.track = t->spec;
           p.muted = t->muted.load();
+          p.removed = t->removed.load();
+          p.placeholder = t->placeholder;
           t = nullptr;
         }
       }
       plan.push_back(std::move(p));
     }
     for (const auto& [mid, t] : by_mid)
-      if (t != nullptr) plan.push_back(Planned{"", to_string(t->spec.kind), t->spec, t->muted.load()});
+      if (t != nullptr)
+        plan.push_back(Planned{"", to_string(t->spec.kind), t->spec, t->muted.load(), t->removed.load(), t->placeholder});
   }
 
   closing_.store(true);  // the old pipeline's callbacks stay quiet while it goes down
@@ -72,6 +75,9 @@ Status WebrtcbinPeer::restart_pipeline() {
     end_of_candidates_sent_ = false;
     restart_role_ = dtls_server_;
     local_candidates_.clear();
+    held_offer_.reset();  // it belonged to the old webrtcbin
+    in_offer_.clear();
+    ++offer_epoch_;
   }
   ice_up_.store(false);  // the fresh agent reports its own states from New on
   generation_.fetch_add(1);  // and the watchdog starts over with it
@@ -79,29 +85,23 @@ Status WebrtcbinPeer::restart_pipeline() {
   closing_.store(false);
 
   if (auto st = build_pipeline(); !st.ok()) return st;
-  for (const auto& p : plan) {
-    if (p.track) {
-      if (auto st = add_track_with_mid(*p.track, p.mid); !st.ok()) return st;
-      if (p.muted) set_track_muted(p.track->track_id, true);
-    } else {
-      add_recv_transceiver(p.kind, p.mid);
+  for (auto& p : plan) {
+    if (!p.track) {  // an m-line without a branch of ours gets a placeholder (libwebrtc trap 7)
+      TrackSpec spec;
+      spec.kind = p.kind == "video" ? MediaKind::Video : MediaKind::Audio;
+      spec.track_id = "placeholder-" + p.kind + "-mid-" + p.mid;
+      p.track = spec;
+      p.removed = p.placeholder = true;
+    }
+    if (auto st = add_track_with_mid(*p.track, p.mid, p.removed); !st.ok()) return st;
+    if (p.muted) set_track_muted(p.track->track_id, true);
+    if (p.placeholder) {
+      std::lock_guard lock(mu_);
+      for (auto& t : tracks_)
+        if (t->spec.track_id == p.track->track_id) t->placeholder = true;
     }
   }
   return ok_status();
-}
-
-void WebrtcbinPeer::add_recv_transceiver(const std::string& kind, const std::string& mid) {
-  std::string text = kind == "video"
-                         ? "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000"
-                         : "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,"
-                           "encoding-params=(string)2";
-  if (!mid.empty()) text += ",a-mid=(string)" + mid;
-  GstCaps* caps = gst_caps_from_string(text.c_str());
-  GstWebRTCRTPTransceiver* transceiver = nullptr;
-  g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, caps,
-                        &transceiver);
-  gst_caps_unref(caps);
-  if (transceiver != nullptr) gst_object_unref(transceiver);
 }
 
 }  // namespace mxcall::media

@@ -1,6 +1,7 @@
 // The send side of a webrtcbin peer: source → encoder → payloader → webrtcbin sink pad, with
 // one pad probe per track that counts packets, drops them on hold/video mute/removal and
-// turns Opus packets into RFC 4733 telephone-events while a DTMF digit plays.
+// turns Opus packets into RFC 4733 telephone-events while a DTMF digit plays, and a gate in
+// front of the encoder that keeps a removed track from encoding at all.
 #include <gst/rtp/rtp.h>
 #include <gst/webrtc/webrtc.h>
 
@@ -12,7 +13,10 @@ namespace mxcall::media {
 
 namespace {
 
-constexpr int kOpusPt = 111;  // trap 3: the payloader's pt must be the negotiated one
+// libwebrtc trap 3: webrtcbin silently sends nothing when the payloader's pt is not the one
+// negotiated; the caps (what webrtcbin offers, and matches offers against) and the payloader
+// use the same constants: libwebrtc's Opus and VP8 payload types.
+constexpr int kOpusPt = 111;
 constexpr int kVp8Pt = 96;
 constexpr int kDtmfOfferPt = 101;
 constexpr guint32 kOpusFrameTicks = 960;  // 20 ms at 48 kHz
@@ -37,13 +41,17 @@ int dtmf_code(char digit) {
 
 }  // namespace
 
-Status WebrtcbinPeer::add_track(const TrackSpec& spec) { return add_track_with_mid(spec, {}); }
+Status WebrtcbinPeer::add_track(const TrackSpec& spec) {
+  if (revive_track(spec)) return ok_status();
+  return add_track_with_mid(spec, {});
+}
 
-Status WebrtcbinPeer::add_track_with_mid(const TrackSpec& spec, const std::string& mid) {
+Status WebrtcbinPeer::add_track_with_mid(const TrackSpec& spec, const std::string& mid, bool removed) {
   if (closing()) return Error::make(ErrorKind::InvalidArgument, "peer is closed");
   auto track = std::make_unique<LocalTrack>();
   track->peer = this;
   track->spec = spec;
+  track->removed.store(removed);
   LocalTrack& t = *track;
   {
     std::lock_guard lock(mu_);
@@ -51,6 +59,7 @@ Status WebrtcbinPeer::add_track_with_mid(const TrackSpec& spec, const std::strin
       if (existing->spec.track_id == spec.track_id)
         return Error::make(ErrorKind::InvalidArgument, "track " + spec.track_id + " already added");
     ++caps_pending_;
+    t.live.store(!negotiated_);
     tracks_.push_back(std::move(track));
   }
   Status st = spec.kind == MediaKind::Audio ? build_audio_branch(t, mid) : build_video_branch(t, mid);
@@ -76,10 +85,12 @@ Status WebrtcbinPeer::build_audio_branch(LocalTrack& t, const std::string& mid) 
   t.volume = gst::make("volume");
   GstElement* enc = gst::make("opusenc");
   GstElement* pay = gst::make("rtpopuspay");
-  // Trap 2: without encoding-params "2" the rtpmap is OPUS/48000 and libwebrtc refuses it.
+  t.encoder = enc;
+  // libwebrtc trap 2: without encoding-params "2" the rtpmap is OPUS/48000 and libwebrtc
+  // refuses it.
   GstElement* caps = make_caps_filter(with_mid(
-      "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,"
-      "encoding-params=(string)2", mid).c_str());
+      "application/x-rtp,media=audio,encoding-name=OPUS,payload=" + std::to_string(kOpusPt) +
+      ",clock-rate=48000,encoding-params=(string)2", mid).c_str());
   t.elements = {src, convert, resample, t.volume, enc, pay, caps};
   for (auto* e : t.elements)
     if (e == nullptr) return Error::make(ErrorKind::InvalidArgument, "audio elements are not installed");
@@ -94,8 +105,10 @@ Status WebrtcbinPeer::build_video_branch(LocalTrack& t, const std::string& mid) 
   GstElement* convert = gst::make("videoconvert");
   GstElement* enc = gst::make("vp8enc");
   GstElement* pay = gst::make("rtpvp8pay");
+  t.encoder = enc;
   GstElement* caps = make_caps_filter(
-      with_mid("application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000", mid).c_str());
+      with_mid("application/x-rtp,media=video,encoding-name=VP8,payload=" + std::to_string(kVp8Pt) + ",clock-rate=90000",
+               mid).c_str());
   t.elements = {src, raw, convert, enc, pay, caps};
   for (auto* e : t.elements)
     if (e == nullptr) return Error::make(ErrorKind::InvalidArgument, "video elements are not installed");
@@ -114,8 +127,19 @@ Status WebrtcbinPeer::link_to_webrtcbin(LocalTrack& t, GstElement* last) {
 
   t.sink_pad = gst_element_request_pad_simple(webrtc_, "sink_%u");  // +1
   if (t.sink_pad == nullptr) return Error::make(ErrorKind::InvalidArgument, "webrtcbin gave no sink pad");
-  if (!t.spec.stream_id.empty()) g_object_set(t.sink_pad, "msid", t.spec.stream_id.c_str(), nullptr);  // trap 4
+  // libwebrtc trap 4: without it webrtcbin announces its cname as the stream id.
+  if (!t.spec.stream_id.empty()) g_object_set(t.sink_pad, "msid", t.spec.stream_id.c_str(), nullptr);
   gst::connect(t.sink_pad, "notify::caps", &PeerCallbacks::on_sink_caps_notify, &t);
+  GObject* transceiver = nullptr;
+  g_object_get(t.sink_pad, "transceiver", &transceiver, nullptr);  // +1
+  if (transceiver != nullptr) {
+    t.transceiver = gst::take_string(gst_object_get_name(gst::object(transceiver)));
+    g_object_unref(transceiver);
+  }
+  GstPad* encoder_in = gst_element_get_static_pad(t.encoder, "sink");
+  gst_pad_add_probe(encoder_in, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                    &PeerCallbacks::on_encoder_input, &t, nullptr);
+  gst_object_unref(encoder_in);
 
   GstPad* src = gst_element_get_static_pad(last, "src");
   gst_pad_add_probe(src, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
@@ -130,27 +154,100 @@ Status WebrtcbinPeer::link_to_webrtcbin(LocalTrack& t, GstElement* last) {
 void WebrtcbinPeer::on_sink_caps(LocalTrack& t) {
   std::vector<std::function<void()>> ready;
   bool renegotiate = false;
+  t.caps_seen.store(true);
   {
     std::lock_guard lock(mu_);
     if (t.caps_ready) return;
     t.caps_ready = true;
     if (--caps_pending_ == 0) ready.swap(deferred_);
-    renegotiate = negotiated_;
+    renegotiate = negotiated_ && !t.placeholder;
   }
   if (renegotiate && !closing()) emit_(NegotiationNeeded{id_});
   for (auto& op : ready) op();
 }
 
 Status WebrtcbinPeer::remove_track(const std::string& track_id) {
-  // webrtcbin 1.22 cannot drop an m-line: the track stops sending and keeps its m-line.
+  // webrtcbin 1.22 cannot drop an m-line: the track stops sending and keeps its m-line, which
+  // our SDP marks recvonly from the next offer or answer on (see LocalTrack).
   std::lock_guard lock(mu_);
   for (auto& t : tracks_) {
-    if (t->spec.track_id == track_id) {
+    if (t->spec.track_id == track_id && !t->placeholder) {
       t->removed.store(true);
       return ok_status();
     }
   }
   return Error::make(ErrorKind::InvalidArgument, "no track " + track_id);
+}
+
+bool WebrtcbinPeer::revive_track(const TrackSpec& spec) {
+  LocalTrack* found = nullptr;
+  bool renegotiate = false;
+  GstElement* encoder = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& t : tracks_)
+      if (t->spec.track_id == spec.track_id && !t->placeholder) found = t.get();
+    if (found != nullptr && !found->removed.load()) return false;  // add_track reports the duplicate
+    for (auto it = tracks_.begin(); found == nullptr && it != tracks_.end(); ++it) {
+      LocalTrack& t = **it;
+      if (t.placeholder && t.spec.kind == spec.kind && t.spec.source == spec.source) found = &t;
+    }
+    if (found == nullptr || found->sink_pad == nullptr) return false;
+    found->spec = spec;
+    found->placeholder = false;
+    if (!spec.stream_id.empty()) g_object_set(found->sink_pad, "msid", spec.stream_id.c_str(), nullptr);
+    if (found->encoder != nullptr) encoder = gst::element(gst_object_ref(found->encoder));
+    found->live.store(!negotiated_);  // until the peer answers an offer of ours saying it sends
+    found->removed.store(false);
+    renegotiate = negotiated_;
+  }
+  if (encoder != nullptr) {  // its frames were dropped: start again on a key frame
+    if (spec.kind == MediaKind::Video) force_key_frame(encoder);
+    gst_object_unref(encoder);
+  }
+  if (renegotiate && !closing()) emit_(NegotiationNeeded{id_});
+  return true;
+}
+
+void WebrtcbinPeer::add_placeholders_for(const std::vector<sdp::MediaSection>& offered) {
+  int missing[2] = {0, 0};  // audio, video: offered m-lines beyond our send branches
+  for (const auto& s : offered) {
+    if (s.rejected) continue;
+    if (s.kind == "audio") ++missing[0];
+    if (s.kind == "video") ++missing[1];
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& t : tracks_) --missing[t->spec.kind == MediaKind::Audio ? 0 : 1];
+  }
+  static std::atomic<unsigned> serial{0};
+  for (int k = 0; k < 2; ++k) {
+    for (int i = 0; i < missing[k]; ++i) {
+      TrackSpec spec;
+      spec.kind = k == 0 ? MediaKind::Audio : MediaKind::Video;
+      spec.track_id = std::string("placeholder-") + to_string(spec.kind) + "-" + std::to_string(serial.fetch_add(1));
+      if (auto st = add_track_with_mid(spec, {}, /*removed=*/true); !st.ok()) {
+        fail("create_answer", "placeholder " + spec.track_id + ": " + st.error().message);
+        continue;
+      }
+      std::lock_guard lock(mu_);
+      for (auto& t : tracks_)
+        if (t->spec.track_id == spec.track_id) t->placeholder = true;
+    }
+  }
+}
+
+std::set<std::string> WebrtcbinPeer::silent_transceivers() const {
+  std::set<std::string> out;
+  std::lock_guard lock(mu_);
+  for (const auto& t : tracks_)
+    if (t->removed.load() && !t->transceiver.empty()) out.insert(t->transceiver);
+  return out;
+}
+
+void WebrtcbinPeer::force_key_frame(GstElement* encoder) {
+  gst_element_send_event(encoder, gst_event_new_custom(GST_EVENT_CUSTOM_UPSTREAM,
+      gst_structure_new("GstForceKeyUnit", "all-headers", G_TYPE_BOOLEAN, TRUE, nullptr)));
 }
 
 void WebrtcbinPeer::set_track_muted(const std::string& track_id, bool muted) {
@@ -162,8 +259,8 @@ void WebrtcbinPeer::set_track_muted(const std::string& track_id, bool muted) {
       if (t->spec.track_id != track_id) continue;
       bool was = t->muted.exchange(muted);
       if (t->volume != nullptr) volume = gst::element(gst_object_ref(t->volume));
-      if (t->spec.kind == MediaKind::Video && was && !muted)
-        encoder = gst::element(gst_object_ref(t->elements[3]));
+      if (t->spec.kind == MediaKind::Video && was && !muted && t->encoder != nullptr)
+        encoder = gst::element(gst_object_ref(t->encoder));
     }
   }
   if (volume != nullptr) {  // audio: silence keeps flowing (Opus without DTX)
@@ -171,8 +268,7 @@ void WebrtcbinPeer::set_track_muted(const std::string& track_id, bool muted) {
     gst_object_unref(volume);
   }
   if (encoder != nullptr) {  // video: frames were dropped; start again on a key frame
-    gst_element_send_event(encoder, gst_event_new_custom(GST_EVENT_CUSTOM_UPSTREAM,
-        gst_structure_new("GstForceKeyUnit", "all-headers", G_TYPE_BOOLEAN, TRUE, nullptr)));
+    force_key_frame(encoder);
     gst_object_unref(encoder);
   }
 }

@@ -1,11 +1,19 @@
 // 1:1 call features end to end (real Synapse, real webrtcbin, loopback-only namespace):
-// video added mid-call, hold and resume, mute metadata, DTMF, two callee devices, glare and
-// the invite lifetime.
+// video added mid-call, turned off and on again, screen share stopped, colliding
+// renegotiations, hold and resume, mute metadata, DTMF, two callee devices, glare and the
+// invite lifetime.
 #include <gtest/gtest.h>
 
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <thread>
 
 #include "calls/call_fixture.hpp"
+#include "mxcall/log.hpp"
 
 namespace mxcall::testing {
 namespace {
@@ -46,6 +54,129 @@ TEST(CallFeatures, VideoAddedMidCallArrivesAndAudioKeepsFlowing) {
   const auto before = bob.client().summary(id)->stats.audio.packets_received;
   EXPECT_TRUE(bob.wait_audio(id, before + 50));
   EXPECT_GT(video_received(bob, id), 0u);
+}
+
+// Waits until `p`'s video counter of the call passes `packets`.
+bool wait_video(Party& p, const std::string& id, std::uint64_t packets, std::chrono::seconds timeout = std::chrono::seconds(20)) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (video_received(p, id) >= packets) return true;
+    p.wait_for([](const CallUpdate&) { return false; }, std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+bool remote_video(const CallUpdate& u, const std::string& id, CallUpdate::Kind kind) {
+  return u.call_id == id && u.kind == kind && u.media_kind == media::MediaKind::Video;
+}
+
+TEST(CallFeatures, VideoTurnedOffIsSeenAsRemovedAndComesBackWhenTurnedOn) {
+  Party alice("alice", false);
+  Party bob("bob", true);
+  const auto id = connect(alice, bob);
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(alice.client().set_video(id, true).ok());
+  ASSERT_TRUE(bob.wait_for([&](const CallUpdate& u) { return remote_video(u, id, Kind::RemoteTrack); }));
+  ASSERT_TRUE(wait_video(bob, id, 20)) << "alice's video never flowed";
+
+  auto since = bob.mark();
+  ASSERT_TRUE(alice.client().set_video(id, false).ok());
+  auto removed = bob.wait_for([&](const CallUpdate& u) { return remote_video(u, id, Kind::RemoteTrackRemoved); },
+                              std::chrono::seconds(20), since);
+  ASSERT_TRUE(removed) << "bob was never told alice's video is gone";
+  EXPECT_FALSE(removed->screenshare);
+  EXPECT_TRUE(bob.wait_for([&](const CallUpdate& u) { return u.call_id == id && u.kind == Kind::RemoteMetadata && u.video_muted; },
+                           std::chrono::seconds(5), since));
+  // Video stops while audio goes on: 50 audio packets (~1 s) bring no video packet.
+  ASSERT_TRUE(bob.wait_audio(id, bob.client().summary(id)->stats.audio.packets_received + 10));  // in flight drains
+  const auto video_off = video_received(bob, id);
+  EXPECT_TRUE(bob.wait_audio(id, bob.client().summary(id)->stats.audio.packets_received + 50));
+  EXPECT_LE(video_received(bob, id), video_off + 1) << "video kept flowing after it was turned off";
+
+  since = bob.mark();
+  ASSERT_TRUE(alice.client().set_video(id, true).ok());
+  EXPECT_TRUE(bob.wait_for([&](const CallUpdate& u) { return remote_video(u, id, Kind::RemoteTrack); },
+                           std::chrono::seconds(20), since))
+      << "bob was never told alice's video is back";
+  EXPECT_TRUE(wait_video(bob, id, video_off + 20)) << "video did not come back";
+  EXPECT_TRUE(bob.wait_audio(id, bob.client().summary(id)->stats.audio.packets_received + 20));
+  EXPECT_EQ(alice.client().summary(id)->state, "connected");
+}
+
+TEST(CallFeatures, StoppedScreenShareIsSeenAsRemoved) {
+  Party alice("alice", false);
+  Party bob("bob", true);
+  const auto id = connect(alice, bob);
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(bob.client().set_screenshare(id, true).ok());  // from the answering side this time
+  auto track = alice.wait_for([&](const CallUpdate& u) { return remote_video(u, id, Kind::RemoteTrack); });
+  ASSERT_TRUE(track);
+  EXPECT_TRUE(track->screenshare);
+  ASSERT_TRUE(bob.client().set_screenshare(id, false).ok());
+  auto removed = alice.wait_for([&](const CallUpdate& u) { return remote_video(u, id, Kind::RemoteTrackRemoved); });
+  ASSERT_TRUE(removed) << "alice was never told the screen share stopped";
+  EXPECT_TRUE(removed->screenshare);
+  EXPECT_TRUE(alice.wait_audio(id, alice.client().summary(id)->stats.audio.packets_received + 20));
+}
+
+// Counts log lines that contain a text (the core logs each colliding renegotiation offer).
+class LineCounter : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit LineCounter(std::string text) : text_(std::move(text)) {}
+  int count() const { return count_.load(); }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (std::string_view(msg.payload.data(), msg.payload.size()).find(text_) != std::string_view::npos) ++count_;
+  }
+  void flush_() override {}
+
+ private:
+  std::string text_;
+  std::atomic<int> count_{0};
+};
+
+// Both turn their camera on at the same instant: both offer, the offers cross, the impolite
+// caller ignores the callee's, the polite callee answers the caller's and offers again. Tried
+// until the offers really collided (they do nearly always: each needs a few ms, a hop ~20).
+TEST(CallFeatures, CollidingRenegotiationsSettleWithVideoBothWays) {
+  auto collisions = std::make_shared<LineCounter>("colliding renegotiation offer");
+  mxcall::log::get()->sinks().push_back(collisions);  // before any client logs
+  {
+    Party alice("alice", false);
+    Party bob("bob", true);
+    const auto id = connect(alice, bob);
+    ASSERT_FALSE(id.empty());
+    for (int attempt = 0; attempt < 5 && collisions->count() == 0; ++attempt) {
+      if (attempt > 0) {  // they did not collide: off again, and retry
+        ASSERT_TRUE(alice.client().set_video(id, false).ok());
+        ASSERT_TRUE(bob.client().set_video(id, false).ok());
+        ASSERT_TRUE(alice.wait_for([&](const CallUpdate& u) { return remote_video(u, id, Kind::RemoteTrackRemoved); }));
+        ASSERT_TRUE(bob.wait_for([&](const CallUpdate& u) { return remote_video(u, id, Kind::RemoteTrackRemoved); }));
+      }
+      const auto a0 = alice.mark(), b0 = bob.mark();
+      std::thread ta([&] { EXPECT_TRUE(alice.client().set_video(id, true).ok()); });
+      std::thread tb([&] { EXPECT_TRUE(bob.client().set_video(id, true).ok()); });
+      ta.join();
+      tb.join();
+      ASSERT_TRUE(alice.wait_for([&](const CallUpdate& u) { return remote_video(u, id, Kind::RemoteTrack); },
+                                 std::chrono::seconds(30), a0))
+          << "alice never got bob's video";
+      ASSERT_TRUE(bob.wait_for([&](const CallUpdate& u) { return remote_video(u, id, Kind::RemoteTrack); },
+                               std::chrono::seconds(30), b0))
+          << "bob never got alice's video";
+    }
+    EXPECT_GT(collisions->count(), 0) << "the offers never collided in 5 attempts";
+    EXPECT_TRUE(wait_video(alice, id, video_received(alice, id) + 20));
+    EXPECT_TRUE(wait_video(bob, id, video_received(bob, id) + 20));
+    EXPECT_TRUE(alice.wait_audio(id, alice.client().summary(id)->stats.audio.packets_received + 20));
+    EXPECT_TRUE(bob.wait_audio(id, bob.client().summary(id)->stats.audio.packets_received + 20));
+    EXPECT_EQ(alice.client().summary(id)->state, "connected");
+    EXPECT_EQ(bob.client().summary(id)->state, "connected");
+    std::printf("[collision] colliding offers logged %d time(s)\n", collisions->count());
+  }
+  auto& sinks = mxcall::log::get()->sinks();  // the clients are gone: nothing logs now
+  sinks.erase(std::remove(sinks.begin(), sinks.end(), collisions), sinks.end());
 }
 
 TEST(CallFeatures, ScreenShareArrivesWithItsPurpose) {

@@ -1,5 +1,7 @@
 // mxcall 1:1 call features against real matrix-js-sdk: video added mid-call by either side,
-// hold and resume both ways, mute metadata both ways, and an ICE restart started by js-sdk.
+// camera and screen share turned off (and on again) by either side, hold and resume both
+// ways, mute metadata both ways, and an ICE restart started by js-sdk.
+#include <cstdio>
 #include <thread>
 
 #include "interop/interop_fixture.hpp"
@@ -135,6 +137,130 @@ TEST_F(JsdkInterop, MuteIsAnnouncedBothWays) {
     if (u.audio_muted) seen_mute = true;
     return seen_mute && !u.audio_muted;
   })) << "mxcall never saw js-sdk unmuted";
+}
+
+// True when js-sdk receives on no video m-line (RTCRtpTransceiver.currentDirection).
+bool jsdk_receives_no_video(const Json& stats) {
+  if (!stats.contains("transceivers")) return false;
+  for (const auto& t : stats["transceivers"]) {
+    const std::string current = t.value("current", "");
+    if (t.value("kind", "") == "video" && (current == "recvonly" || current == "sendrecv")) return false;
+  }
+  return true;
+}
+
+// (h1) mxcall turns its camera off mid-call: js-sdk's m-line for it stops receiving and no
+// video arrives while audio goes on; turned on again, video comes back on the same m-line.
+TEST_F(JsdkInterop, CameraTurnedOffByMxcallIsGoneAtJsdkAndComesBack) {
+  const std::string id = mx_calls_js();
+  ASSERT_FALSE(id.empty());
+  expect_audio_both_ways(id, 20);
+  auto since = js().mark();
+  ASSERT_TRUE(mx().client().set_video(id, true).ok());
+  ASSERT_TRUE(js().wait_named("remote_video", since, id)) << "js-sdk never got mxcall's video";
+  auto on = js().wait_stats([](const Json& s) { return js_count(s, "video", "packets_received") >= 30; });
+  ASSERT_TRUE(on);
+  ASSERT_FALSE(jsdk_receives_no_video(*on)) << on->dump();
+
+  ASSERT_TRUE(mx().client().set_video(id, false).ok());
+  auto off = js().wait_stats(jsdk_receives_no_video);
+  ASSERT_TRUE(off && jsdk_receives_no_video(*off)) << "js-sdk still receives video: " << (off ? off->dump() : "");
+  // Nothing more arrives while audio goes on (50 packets, ~1 s).
+  const auto video_off = js_count(*off, "video", "packets_received");
+  auto later = js().wait_stats([&](const Json& s) {
+    return js_count(s, "audio", "packets_received") >= js_count(*off, "audio", "packets_received") + 50;
+  });
+  ASSERT_TRUE(later);
+  EXPECT_LE(js_count(*later, "video", "packets_received"), video_off + 2) << later->dump();
+  EXPECT_EQ(later->value("remote_video_tracks", -1), 0) << "js-sdk's feed still has mxcall's video: " << later->dump();
+  std::printf("[removal] js-sdk after mxcall's camera went off: remote video tracks %d, feeds %s\n",
+              later->value("remote_video_tracks", -1), later->value("remote_feeds", Json::array()).dump().c_str());
+
+  ASSERT_TRUE(mx().client().set_video(id, true).ok());
+  auto back = js().wait_stats([&](const Json& s) {
+    return !jsdk_receives_no_video(s) && js_count(s, "video", "packets_received") >= video_off + 30;
+  });
+  ASSERT_TRUE(back);
+  EXPECT_GE(js_count(*back, "video", "packets_received"), video_off + 30) << "video did not come back: " << back->dump();
+  EXPECT_EQ(off->value("transceivers", Json::array()).size(), back->value("transceivers", Json::array()).size())
+      << "no m-line may be added for the camera coming back";
+}
+
+// (h2) mxcall stops its screen share: js-sdk no longer receives it.
+TEST_F(JsdkInterop, ScreenShareStoppedByMxcallIsGoneAtJsdk) {
+  const std::string id = js_calls_mx();
+  ASSERT_FALSE(id.empty());
+  expect_audio_both_ways(id, 20);
+  const auto since = js().mark();
+  ASSERT_TRUE(mx().client().set_screenshare(id, true).ok());
+  ASSERT_TRUE(js().wait_named("remote_video", since, id)) << "js-sdk never got mxcall's screen share";
+  auto feeds = js().wait_event([&](const Json& e) {
+    if (e.value("event", "") != "remote_feeds") return false;
+    for (const auto& f : e["feeds"])
+      if (f.value("purpose", "") == "m.screenshare") return true;
+    return false;
+  }, std::chrono::seconds(20), since);
+  EXPECT_TRUE(feeds) << "js-sdk never showed a screen-share feed";
+  ASSERT_TRUE(mx().client().set_screenshare(id, false).ok());
+  auto off = js().wait_stats(jsdk_receives_no_video);
+  ASSERT_TRUE(off && jsdk_receives_no_video(*off)) << "js-sdk still receives the screen share: " << (off ? off->dump() : "");
+  for (const auto& f : off->value("remote_feeds", Json::array()))
+    EXPECT_EQ(f.value("video", -1), 0) << "a js-sdk feed still has video: " << off->dump();
+  std::printf("[removal] js-sdk after mxcall's screen share stopped: feeds %s\n",
+              off->value("remote_feeds", Json::array()).dump().c_str());
+  expect_audio_both_ways(id, 30, mx().client().summary(id)->stats.audio.packets_received,
+                         js_count(*off, "audio", "packets_sent"), js_count(*off, "audio", "packets_received"));
+}
+
+// (h3) js-sdk stops its screen share (setScreensharingEnabled(false): removeTrack, renegotiate,
+// the stream gone from its metadata): mxcall raises RemoteTrackRemoved for it.
+TEST_F(JsdkInterop, ScreenShareStoppedByJsdkIsRemovedAtMxcall) {
+  const std::string id = js_calls_mx();
+  ASSERT_FALSE(id.empty());
+  expect_audio_both_ways(id, 20);
+  auto ok = js().command({{"cmd", "screenshare"}, {"on", true}});
+  ASSERT_TRUE(ok) << js().last_error();
+  ASSERT_TRUE(ok->value("screensharing", false)) << ok->dump();
+  auto track = mx().wait_for([&](const CallUpdate& u) { return u.call_id == id && u.kind == Kind::RemoteTrack && is_video(u); });
+  ASSERT_TRUE(track) << "mxcall never got js-sdk's screen share";
+  EXPECT_TRUE(track->screenshare);
+  const auto since = mx().mark();
+  ASSERT_TRUE(js().command({{"cmd", "screenshare"}, {"on", false}})) << js().last_error();
+  auto removed = mx().wait_for(
+      [&](const CallUpdate& u) { return u.call_id == id && u.kind == Kind::RemoteTrackRemoved && is_video(u); },
+      std::chrono::seconds(20), since);
+  ASSERT_TRUE(removed) << "mxcall never learned the screen share stopped";
+  EXPECT_TRUE(removed->screenshare);
+  const auto video = mx().client().summary(id)->stats.video.packets_received;
+  EXPECT_TRUE(mx().wait_audio(id, mx().client().summary(id)->stats.audio.packets_received + 50));
+  EXPECT_LE(mx().client().summary(id)->stats.video.packets_received, video + 2) << describe_mx(id);
+}
+
+// (h4) Trap 7 against libwebrtc: js-sdk adds video, mxcall answers without a camera; turning
+// mxcall's camera on afterwards must reach js-sdk (webrtcbin alone cannot: "Could not reuse
+// transceiver"), and js-sdk's video keeps arriving.
+TEST_F(JsdkInterop, CameraTurnedOnByMxcallAfterAnsweringJsdksVideoReachesJsdk) {
+  const std::string id = js_calls_mx();
+  ASSERT_FALSE(id.empty());
+  expect_audio_both_ways(id, 20);
+  ASSERT_TRUE(js().command({{"cmd", "video"}, {"on", true}})) << js().last_error();
+  ASSERT_TRUE(mx().wait_for([&](const CallUpdate& u) { return u.call_id == id && u.kind == Kind::FirstMedia && is_video(u); }))
+      << "mxcall decoded no video from js-sdk";
+  const auto since = js().mark();
+  ASSERT_TRUE(mx().client().set_video(id, true).ok());
+  ASSERT_TRUE(js().wait_named("remote_video", since, id)) << "js-sdk never got mxcall's video";
+  auto st = js().wait_stats([](const Json& s) { return js_count(s, "video", "packets_received") >= 30; });
+  ASSERT_TRUE(st);
+  EXPECT_GE(js_count(*st, "video", "packets_received"), 30u) << st->dump();
+  const auto mx_video = mx().client().summary(id)->stats.video.packets_received;
+  auto s = mx().client().summary(id);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (s && s->stats.video.packets_received < mx_video + 30 && std::chrono::steady_clock::now() < until) {
+    mx().wait_for([](const CallUpdate&) { return false; }, std::chrono::milliseconds(100));
+    s = mx().client().summary(id);
+  }
+  ASSERT_TRUE(s);
+  EXPECT_GE(s->stats.video.packets_received, mx_video + 30) << describe_mx(id);
 }
 
 // (g) js-sdk restarts ICE (RTCPeerConnection.restartIce(); js-sdk sends the new offer as

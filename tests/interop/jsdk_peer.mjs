@@ -14,6 +14,8 @@
 //   {"cmd":"reject"}   {"cmd":"hangup"}
 //   {"cmd":"hold","on":true}      put the peer on hold (js-sdk setRemoteOnHold)
 //   {"cmd":"video","on":true}     start (upgradeCall via setLocalVideoMuted(false)) / mute video
+//   {"cmd":"screenshare","on":true}  start / stop a screen share (setScreensharingEnabled: its
+//                                 own stream and transceiver; stopping removes the track)
 //   {"cmd":"mute","on":true}      mute / unmute the microphone (announced as metadata)
 //   {"cmd":"ice_restart"}         RTCPeerConnection.restartIce(); js-sdk renegotiates
 //   {"cmd":"stats"}               -> {"event":"stats","audio":{...},"video":{...},...}
@@ -26,6 +28,7 @@
 //   ice {call_id, state}; remote_hold {call_id, on} (the other party put us on hold: js-sdk's
 //   LocalHoldUnhold); local_hold {call_id, on} (we put them on hold: RemoteHoldUnhold);
 //   remote_video {call_id, track_id, stream_id}; remote_muted {call_id, audio, video};
+//   remote_feeds {call_id, feeds: [{stream_id, purpose, audio, video}]} whenever they change;
 //   hangup {call_id, reason, by}; error {message[, code]}.
 //
 // Env: JSDK_PEER_DEBUG=1 turns on js-sdk's debug log (stderr).
@@ -261,6 +264,15 @@ function watchFeeds(c) {
   }
 }
 
+function describeFeeds(c) {
+  return c.getRemoteFeeds().map((f) => ({
+    stream_id: f.stream.id,
+    purpose: f.purpose,
+    audio: f.stream.getAudioTracks().length,
+    video: f.stream.getVideoTracks().length,
+  }));
+}
+
 function adopt(c) {
   call = c;
   seenRemoteTracks.clear();
@@ -284,7 +296,10 @@ function adopt(c) {
   c.on(CallEvent.Error, (err) => emit({ event: "error", call_id: c.callId, code: err?.code, message: String(err?.message || err) }));
   c.on(CallEvent.LocalHoldUnhold, (on) => emit({ event: "remote_hold", call_id: c.callId, on }));
   c.on(CallEvent.RemoteHoldUnhold, (on) => emit({ event: "local_hold", call_id: c.callId, on }));
-  c.on(CallEvent.FeedsChanged, () => watchFeeds(c));
+  c.on(CallEvent.FeedsChanged, () => {
+    watchFeeds(c);
+    emit({ event: "remote_feeds", call_id: c.callId, feeds: describeFeeds(c) });
+  });
   c.on(CallEvent.PeerConnectionCreated, (pc) => watchPeerConnection(c, pc));
   if (c.peerConn) watchPeerConnection(c, c.peerConn);
   watchFeeds(c);
@@ -352,6 +367,14 @@ async function stats() {
     ice: pc.iceConnectionState,
     connection: pc.connectionState, // ICE + DTLS
     remote_video_tracks: call.getRemoteFeeds().reduce((n, f) => n + f.stream.getVideoTracks().length, 0),
+    remote_feeds: describeFeeds(call),
+    // What each m-line does now, from our side ("recvonly": we receive, the peer sends).
+    transceivers: pc.getTransceivers().map((t) => ({
+      mid: t.mid,
+      kind: t.receiver?.track?.kind ?? null,
+      direction: t.direction,
+      current: t.currentDirection,
+    })),
     local_on_hold: call.isLocalOnHold(),
     remote_on_hold: call.isRemoteOnHold(),
   };
@@ -390,6 +413,8 @@ async function handle(cmd) {
       return { remote_on_hold: call.isRemoteOnHold() };
     case "video":
       return { video_muted: await needCall().setLocalVideoMuted(!cmd.on) };
+    case "screenshare":
+      return { screensharing: await needCall().setScreensharingEnabled(Boolean(cmd.on)) };
     case "mute":
       return { audio_muted: await needCall().setMicrophoneMuted(Boolean(cmd.on)) };
     case "ice_restart": {

@@ -47,6 +47,7 @@ struct Side {
   std::vector<std::pair<Clock::time_point, IceState>> ice_states;  // every IceStateChanged
   std::set<MediaKind> decoded;
   std::vector<RemoteTrackAdded> tracks;
+  std::vector<RemoteTrackRemoved> removed;
   std::vector<OperationFailed> failures;
   std::vector<SessionDescription> sent;  // every local description
   int remote_applied = 0;
@@ -66,6 +67,8 @@ class CallHarness {
   bool route = true;                // forward descriptions/candidates automatically
   bool candidates_first = false;    // hold an offer until its end-of-candidates, send candidates first
   bool strip_end_of_candidates = false;  // forward the end marker without sdpMid/index (Element)
+  // Edits a description on its way to the other side (to make it look like another stack's).
+  std::function<void(PeerId from, SessionDescription&)> rewrite;
 
   explicit CallHarness(MediaEngine& engine, const PeerConfig& config = loopback_config()) : engine_(engine) {
     engine_.set_event_sink([this](MediaEvent ev) {
@@ -144,11 +147,13 @@ class CallHarness {
   void on(const LocalDescriptionReady& ev) {
     side(ev.peer).sent.push_back(ev.description);
     if (!route) return;
-    if (candidates_first && ev.description.type == SdpType::Offer) {
-      held_offer_ = {ev.peer, ev.description};
+    SessionDescription d = ev.description;
+    if (rewrite) rewrite(ev.peer, d);
+    if (candidates_first && d.type == SdpType::Offer) {
+      held_offer_ = {ev.peer, d};
       return;
     }
-    engine_.set_remote_description(other(ev.peer), ev.description);
+    engine_.set_remote_description(other(ev.peer), d);
   }
   void on(const RemoteDescriptionApplied& ev) {
     ++side(ev.peer).remote_applied;
@@ -178,7 +183,7 @@ class CallHarness {
   void on(const GatheringStateChanged&) {}
   void on(const NegotiationNeeded& ev) { ++side(ev.peer).negotiation_needed; }
   void on(const RemoteTrackAdded& ev) { side(ev.peer).tracks.push_back(ev); }
-  void on(const RemoteTrackRemoved&) {}
+  void on(const RemoteTrackRemoved& ev) { side(ev.peer).removed.push_back(ev); }
   void on(const FirstMediaDecoded& ev) {
     side(ev.peer).decoded.insert(ev.kind);
     if (ev.kind == MediaKind::Audio && !side(ev.peer).first_audio) side(ev.peer).first_audio = Clock::now();
@@ -196,5 +201,42 @@ class CallHarness {
   std::deque<MediaEvent> queue_;
   std::optional<std::pair<PeerId, SessionDescription>> held_offer_;
 };
+
+// The engine every test of a suite shares (its DTLS certificate and plugins warm), and the
+// helpers most tests start with.
+class WebrtcbinTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    engine_ = make_webrtcbin_engine().release();
+    engine_->warm_up();
+  }
+  static void TearDownTestSuite() {
+    delete engine_;
+    engine_ = nullptr;
+  }
+  MediaEngine& engine() { return *engine_; }
+
+  // An audio call from `offerer_is_a`'s side, up and decoding both ways.
+  void start_audio_call(CallHarness& h, bool offerer_is_a = true) {
+    ASSERT_TRUE(engine().add_track(h.A.id, audio_track("streamA")).ok());
+    ASSERT_TRUE(engine().add_track(h.B.id, audio_track("streamB")).ok());
+    ASSERT_TRUE(h.negotiate(offerer_is_a ? h.A.id : h.B.id));
+    ASSERT_TRUE(h.wait([&] { return h.connected() && h.audio_both_ways(); })) << "no audio both ways";
+  }
+
+  static inline MediaEngine* engine_ = nullptr;
+};
+
+inline void expect_audio_flows(CallHarness& h, PeerId p, std::uint64_t packets = 25) {
+  const auto start = h.audio_received(p);
+  EXPECT_TRUE(h.wait([&] { return h.audio_received(p) >= start + packets; }, 5s))
+      << "peer " << p << " received " << h.audio_received(p) - start << " audio packets";
+}
+
+inline void expect_video_flows(CallHarness& h, PeerId p, std::uint64_t packets = 15) {
+  const auto start = h.video_received(p);
+  EXPECT_TRUE(h.wait([&] { return h.video_received(p) >= start + packets; }, 10s))
+      << "peer " << p << " received " << h.video_received(p) - start << " video packets";
+}
 
 }  // namespace mxcall::media::test

@@ -14,36 +14,6 @@
 namespace mxcall::media::test {
 namespace {
 
-class WebrtcbinTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    engine_ = make_webrtcbin_engine().release();
-    engine_->warm_up();
-  }
-  static void TearDownTestSuite() {
-    delete engine_;
-    engine_ = nullptr;
-  }
-  MediaEngine& engine() { return *engine_; }
-
-  // An audio call from `offerer_is_a`'s side, up and decoding both ways.
-  void start_audio_call(CallHarness& h, bool offerer_is_a = true) {
-    ASSERT_TRUE(engine().add_track(h.A.id, audio_track("streamA")).ok());
-    ASSERT_TRUE(engine().add_track(h.B.id, audio_track("streamB")).ok());
-    ASSERT_TRUE(h.negotiate(offerer_is_a ? h.A.id : h.B.id));
-    ASSERT_TRUE(h.wait([&] { return h.connected() && h.audio_both_ways(); })) << "no audio both ways";
-  }
-
-  static MediaEngine* engine_;
-};
-MediaEngine* WebrtcbinTest::engine_ = nullptr;
-
-void expect_audio_flows(CallHarness& h, PeerId p, std::uint64_t packets = 25) {
-  const auto start = h.audio_received(p);
-  EXPECT_TRUE(h.wait([&] { return h.audio_received(p) >= start + packets; }, 5s))
-      << "peer " << p << " received " << h.audio_received(p) - start << " audio packets";
-}
-
 TEST_F(WebrtcbinTest, AudioBothWaysWhenAOffers) {
   CallHarness h(engine());
   start_audio_call(h, true);

@@ -190,6 +190,36 @@ TEST(FakeEngine, RenegotiationAddsVideoAndDtmfReachesTheFarPeer) {
   EXPECT_EQ(digits, "12#");
 }
 
+TEST(FakeEngine, RemovedTrackIsReportedGoneAtTheFarPeerAndComesBack) {
+  FakeCall call;
+  call.start_audio();
+  const TrackSpec video{MediaKind::Video, StreamPurpose::UserMedia, "sa", "va", SourceKind::Test};
+  ASSERT_TRUE(call.engine.add_track(call.a, video).ok());
+  call.engine.create_offer(call.a);
+  call.engine.deliver();
+  call.run(200ms);
+  ASSERT_EQ(call.all<RemoteTrackAdded>(call.b).size(), 2u);
+
+  ASSERT_TRUE(call.engine.remove_track(call.a, "va").ok());
+  call.engine.create_offer(call.a);
+  call.engine.deliver();
+  auto removed = call.all<RemoteTrackRemoved>(call.b);
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0].kind, MediaKind::Video);
+  EXPECT_EQ(removed[0].stream_id, "sa");
+  const auto video_in = call.engine.stats(call.b).video.packets_received;
+  call.run(500ms);
+  EXPECT_EQ(call.engine.stats(call.b).video.packets_received, video_in);
+
+  ASSERT_TRUE(call.engine.add_track(call.a, video).ok());  // the same id: back on its m-line
+  call.engine.create_offer(call.a);
+  call.engine.deliver();
+  call.run(200ms);
+  EXPECT_EQ(call.all<RemoteTrackAdded>(call.b).size(), 3u);
+  EXPECT_GT(call.engine.stats(call.b).video.packets_received, video_in);
+  EXPECT_EQ(call.all<RemoteTrackRemoved>(call.b).size(), 1u);
+}
+
 TEST(FakeEngine, IceRestartReconnects) {
   FakeCall call;
   call.start_audio();

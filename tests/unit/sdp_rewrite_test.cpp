@@ -47,10 +47,13 @@ TEST(SdpRewrite, ReadsMediaSections) {
   EXPECT_EQ(sections[0].kind, "audio");
   EXPECT_EQ(sections[0].mid, "audio0");
   EXPECT_EQ(sections[0].stream_id, "streamA");  // from the ssrc msid line
+  EXPECT_EQ(sections[0].msid_track, "trackA");    // webrtcbin writes its transceiver's name there
   EXPECT_EQ(sections[0].payload_types, std::vector<int>{111});
   EXPECT_FALSE(sections[0].rejected);
   EXPECT_EQ(sections[1].kind, "video");
   EXPECT_EQ(sections[1].stream_id, "streamA");  // from a=msid
+  EXPECT_EQ(sections[1].msid_track, "trackV");
+  EXPECT_EQ(media_sections("v=0\r\nm=audio 9 X 0\r\na=msid:onlystream\r\n")[0].msid_track, "");
   EXPECT_FALSE(sections[1].rejected);           // port 0 but bundle-only
   EXPECT_EQ(sections[1].direction, Direction::SendRecv);
   auto rejected = media_sections("v=0\r\nm=audio 0 RTP/AVP 0\r\n");
