@@ -127,7 +127,9 @@ void CallRegistry::tick(TimePoint now) {
   for (auto& [id, call] : calls_) call.handle(Tick{}, now);
   for (auto it = orphans_.begin(); it != orphans_.end();) {
     auto& q = it->second;
-    while (!q.empty() && now - q.front().received > config_.orphan_ttl) q.pop_front();
+    // >=: next_deadline() asks to be woken at received + ttl, so that is when it expires
+    // (with > the driver was woken at the deadline, found nothing due, and spun).
+    while (!q.empty() && now - q.front().received >= config_.orphan_ttl) q.pop_front();
     it = q.empty() ? orphans_.erase(it) : std::next(it);
   }
 }
