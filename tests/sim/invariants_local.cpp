@@ -5,7 +5,7 @@
 //  - a live call is never stuck: it has a deadline, or its media engine still owes it an
 //    event, or it is connected with nothing in progress (then it waits for the user);
 //  - signalling from a non-member changes nothing (checked in handle_batch via fingerprint);
-//  - an incoming call is announced only from a member of the room.
+//  - an incoming call is announced once, and only from a member of the room.
 #include <sstream>
 
 #include "sim.hpp"
@@ -45,11 +45,15 @@ std::string describe(const mxcall::CallUpdate& u) {
 void SimClient::on_update(const mxcall::CallUpdate& u) {
   sim_.note(std::hash<std::string>{}(name() + describe(u)) ^ static_cast<std::uint64_t>(sim_.world.now()));
   sim_.world.log(name(), describe(u));
+  sim_.count(std::string("update: ") + mxcall::to_string(u.kind));
+  if (u.kind == mxcall::CallUpdate::Kind::Ended) sim_.count("ended: " + u.reason + (u.by_remote ? " (by the peer)" : ""));
+  if (u.kind == mxcall::CallUpdate::Kind::Link) sim_.count("link: " + u.link);
   CallRecord& rec = record_for(u.call_id);
   if (!rec.live()) return sim_.fail(name(), "call " + u.call_id + " reported " + describe(u) + " after it ended");
   if (rec.room_id.empty()) rec.room_id = u.room_id;
   switch (u.kind) {
     case mxcall::CallUpdate::Kind::Incoming:
+      if (rec.rang) sim_.fail(name(), "call " + u.call_id + " rang twice");
       rec.rang = true;
       rec.peer_user = u.peer;
       if (!sim_.hs.is_member(u.room_id, u.peer)) sim_.fail(name(), "rings for " + u.call_id + " from non-member " + u.peer);

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -39,6 +40,7 @@ struct Args {
   bool determinism = false;
   bool verbose = false;
   bool strict_hold = false;
+  bool stats = false;
   std::string regressions;
 };
 
@@ -52,7 +54,7 @@ std::vector<std::string> split(const std::string& s) {
 void usage() {
   std::fprintf(stderr,
                "usage: mxcall_sim [--scenario NAME[,NAME]|all] [--seed S | --first S --seeds N]\n"
-               "                  [--trace] [--no-faults] [--strict-hold] [--determinism]\n"
+               "                  [--trace] [--no-faults] [--strict-hold] [--determinism] [--stats]\n"
                "                  [--regressions FILE] [--list] [-v]\n");
 }
 
@@ -84,6 +86,8 @@ bool parse(int argc, char** argv, Args& a) {
       a.determinism = true;
     } else if (arg == "--regressions") {
       a.regressions = value();
+    } else if (arg == "--stats") {
+      a.stats = true;
     } else if (arg == "--strict-hold") {
       a.strict_hold = true;
     } else if (arg == "-v") {
@@ -111,6 +115,7 @@ std::string replay_command(const char* self, const std::string& scenario, std::u
 }
 
 std::size_t g_held_by_dead_peer = 0;  // runs that hit the known hold limitation
+std::map<std::string, std::uint64_t> g_stats;
 
 // Runs one seed; prints the one-line replay command when it fails.
 bool run_one(const char* self, const std::string& scenario, std::uint64_t seed, const Args& a) {
@@ -124,6 +129,7 @@ bool run_one(const char* self, const std::string& scenario, std::uint64_t seed, 
   bool ok = r.ok;
   std::string why = r.violation;
   g_held_by_dead_peer += r.held_by_dead_peer > 0;
+  for (const auto& [k, v] : r.stats) g_stats[k] += v;
   if (ok && a.determinism) {
     o.trace = false;
     const RunResult again = mxcall::sim::run_sim(o);
@@ -176,6 +182,8 @@ int main(int argc, char** argv) {
         failed += !run_one(argv[0], scenario, a.first + i, a);
       }
   }
+  if (a.stats)
+    for (const auto& [k, v] : g_stats) std::fprintf(stderr, "  %10llu  %s\n", static_cast<unsigned long long>(v), k.c_str());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(stderr, "mxcall_sim: %zu runs, %zu failed, %.1f s (%zu runs left a call held by a peer that died)\n",
                runs, failed, secs, g_held_by_dead_peer);

@@ -47,6 +47,7 @@ Sim::Sim(const RunOptions& options, std::unique_ptr<Scenario> scenario)
       scenario_(std::move(scenario)),
       rng_(world.rng().split("sim")),
       strict_hold_(options.strict_hold) {
+  media.on_count = [this](const std::string& what) { count(what); };
   media.on_misuse = [this](int client, const std::string& what) {
     fail(clients.at(static_cast<std::size_t>(client))->name(), "media engine contract broken: " + what);
   };
@@ -99,18 +100,23 @@ bool Sim::run_for(SimTime duration) {
 
 void Sim::fault_tick() {
   if (phase != Phase::Safety) return;
-  if (config.fire(config.hs.restart, rng_) && hs.up()) hs.restart(rng_.between(200, 5'000));
+  if (config.fire(config.hs.restart, rng_) && hs.up()) {
+    count("fault: homeserver restart");
+    hs.restart(rng_.between(200, 5'000));
+  }
   for (auto& cp : clients) {
     SimClient* c = cp.get();
     if (c->alive() && config.fire(config.client.crash, rng_)) {
       c->crash();
       const bool lost = config.fire(config.client.lost_store, rng_);
+      count(lost ? "fault: client crash, store lost" : "fault: client crash");
       world.after(rng_.between(200, 20'000), [c, lost] {
         if (!c->alive()) c->boot(lost);
       });
     }
     if (!c->offline() && config.fire(config.client.offline, rng_)) {
       world.log(c->name(), "goes offline");
+      count("fault: client offline");
       c->set_offline(true);
       media.set_offline(c->index(), true);
       world.after(rng_.between(500, config.client.max_offline), [this, c] {
@@ -119,13 +125,17 @@ void Sim::fault_tick() {
         media.set_offline(c->index(), false);
       });
     }
-    if (config.fire(config.media.spurious_disconnect, rng_)) media.blip(c->index());
+    if (config.fire(config.media.spurious_disconnect, rng_)) {
+      count("fault: media blip");
+      media.blip(c->index());
+    }
   }
   for (std::size_t i = 0; i < clients.size(); ++i)
     for (std::size_t j = i + 1; j < clients.size(); ++j)
       if (config.fire(config.media.path_cut, rng_)) {
         const SimTime d = rng_.between(500, config.media.max_cut);
         world.log("media", "path " + clients[i]->name() + " <-> " + clients[j]->name() + " cut for " + std::to_string(d) + " ms");
+        count("fault: path cut");
         media.cut(static_cast<int>(i), static_cast<int>(j), d);
       }
   world.after(1'000, [this] { fault_tick(); });
@@ -192,6 +202,7 @@ RunResult Sim::run(SimTime safety) {
     result.items = world.items_run();
     result.digest = digest_;
     result.held_by_dead_peer = known_held_by_dead_peer_;
+    result.stats = stats_;
     return result;
   };
   if (!run_for(safety > 0 ? safety : scenario_->length())) return finish();

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,6 +66,7 @@ struct RunResult {
   std::uint64_t digest = 0; // hash of everything the clients saw: equal runs, equal digests
   std::string config;
   int held_by_dead_peer = 0;  // known limitation hits (see invariants_global.cpp)
+  std::map<std::string, std::uint64_t> stats;  // what the run exercised (--stats)
 };
 
 class Sim {
@@ -87,6 +89,7 @@ class Sim {
   void fail(const std::string& who, const std::string& what) { checker.fail(world.now(), who, what); }
   // A client reported an update (called after the turn that produced it).
   void on_update(SimClient& c, const mxcall::CallUpdate& u);
+  void count(const std::string& what, std::uint64_t n = 1) { stats_[what] += n; }
   void note(std::uint64_t x) { digest_ = (digest_ ^ x) * 0x100000001b3ull; }
   std::uint64_t digest() const { return digest_; }
   Scenario& scenario() { return *scenario_; }
@@ -111,6 +114,7 @@ class Sim {
   std::vector<ProbeCall> probes_;
   std::vector<std::pair<SimClient*, std::string>> hung_up_;  // who hung up which call
   bool strict_hold_ = false;
+  std::map<std::string, std::uint64_t> stats_;
   int known_held_by_dead_peer_ = 0;
 };
 

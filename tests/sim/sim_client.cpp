@@ -149,6 +149,7 @@ void SimClient::handle_batch(const matrix::SyncBatch& batch) {
         sim_.world.log(name(), "got " + ev.event_id + " " + ev.type + " from " + ev.sender + " call " +
                                    call_id_of(ev.content) + " age " + std::to_string(ev.age.value_or(-1)));
       if (events::is_call_event_type(ev.type) && !sim_.hs.is_member(ev.room_id, ev.sender)) {
+        sim_.count("delivered: forged event from a non-member");
         const std::string before = fingerprint(call_id_of(ev.content));
         proc_->driver->on_room_event(ev, now);
         if (fingerprint(call_id_of(ev.content)) != before)
@@ -169,6 +170,7 @@ void SimClient::send_room_event(const std::string& room_id, const std::string& t
   const std::string call_id = call_id_of(content);
   CallRecord& rec = record_for(call_id);
   rec.sent.push_back(type);
+  sim_.count("sent: " + type);
   if (!rec.live()) sim_.fail(name(), "call " + call_id + " sent " + type + " after it ended");
   char txn[40];
   std::snprintf(txn, sizeof txn, "t%016llx.%llu", static_cast<unsigned long long>(rng_.next()),
@@ -194,14 +196,19 @@ void SimClient::attempt_send() {
 void SimClient::on_send_response(const matrix::HttpResponse& response) {
   SendJob& job = proc_->sends.front();
   const auto d = matrix::decide_retry(matrix::RetryPolicy{}, response, job.counts, wall(sim_.world.now()), proc_->jitter);
+  if (d.rate_limited) sim_.count("transport: 429 answered");
   if (d.action == matrix::RetryAction::Retry) {
+    sim_.count("transport: send retried");
     sim_.world.log(name(), "send " + job.request.type + " txn " + job.request.txn_id + ": " + d.error.describe() +
                                "; again in " + std::to_string(d.delay.count()) + " ms");
     sim_.world.after(d.delay.count(), guard([this] { attempt_send(); }));
     return;
   }
   const Status st = d.action == matrix::RetryAction::Done ? ok_status() : Status(d.error);
-  if (!st.ok()) sim_.world.log(name(), "send " + job.request.type + " FAILED for good: " + st.error().describe());
+  if (!st.ok()) {
+    sim_.count("transport: send failed for good");
+    sim_.world.log(name(), "send " + job.request.type + " FAILED for good: " + st.error().describe());
+  }
   auto done = std::move(job.done);
   proc_->sends.pop_front();
   proc_->sending = false;
@@ -234,6 +241,7 @@ std::optional<std::string> SimClient::place(const std::string& room_id, const st
   rec.outbound = true;
   rec.room_id = room_id;
   rec.peer_user = invitee;
+  sim_.count("command: place");
   proc_->driver->place(room_id, id, invitee, video, local_now());
   turn();
   return id;
@@ -245,6 +253,9 @@ bool SimClient::command(const std::string& call_id, const core::CallInput& input
   if (!rec || !rec->live()) return false;
   if (std::holds_alternative<core::cmd::Hangup>(input) || std::holds_alternative<core::cmd::Reject>(input))
     rec->hangup_at = sim_.world.now();
+  static const char* kNames[] = {"signal", "media", "answer", "reject", "hangup", "mute", "hold", "video",
+                                 "screenshare", "dtmf", "restart_ice", "send_failed", "tick"};
+  sim_.count(std::string("command: ") + kNames[input.index()]);
   const Status st = proc_->driver->command(call_id, input, local_now());
   turn();
   return st.ok();

@@ -157,6 +157,7 @@ void MediaNet::fresh_agent(Peer& p, PeerId id) {
   p.connect_pending = false;
   p.down_since.reset();
   p.fails = config_.fire(config_.media.ice_fail, rng_);
+  if (p.fails && on_count) on_count("fault: failing ICE agent");
   if (p.ice != IceState::New) set_ice(id, p, IceState::New);
 }
 
@@ -221,6 +222,7 @@ void MediaNet::create_offer(PeerId id, const media::OfferOptions& options) {
   if (!p) return;  // the driver only calls us for its own live peers
   if (p->sig == Sig::HaveRemoteOffer) return misuse(id, *p, "create_offer", "an offer while a remote offer waits for its answer");
   if (options.ice_restart) fresh_agent(*p, id);
+  if (options.ice_restart && on_count) on_count("media: ICE restart offer");
   const std::string sdp_text = make_sdp(id, *p, SdpType::Offer);
   p->sig = Sig::HaveLocalOffer;
   p->described = true;

@@ -41,6 +41,7 @@ class MediaNet {
   void blip(int client);
 
   std::function<void(int client, const std::string& what)> on_misuse;
+  std::function<void(const std::string& what)> on_count;
 
   // ---- used by SimEngine ----
   std::uint64_t register_engine(SimEngine* engine);
