@@ -16,7 +16,14 @@ using util::overloaded;
 
 void Call::on_signal(const RemoteSignal& s, TimePoint now) {
   const events::CallCommon& c = events::common_of(s.event);
-  if (s.sender == config_.own_user_id && c.party_id == config_.own_party_id) return;  // our own echo
+  if (s.sender == config_.own_user_id && c.party_id == config_.own_party_id) {
+    // Our own echo. Except while we ring: an answer or reject from our own party then was sent
+    // by an earlier run of this device (history replayed after a restart), and the call must
+    // not ring again (tests/sim, seed one_to_one 0x2bf).
+    const bool history = state_ == CallState::Ringing && (std::holds_alternative<events::CallAnswer>(s.event) ||
+                                                          std::holds_alternative<events::CallReject>(s.event));
+    if (!history) return;
+  }
   std::visit(overloaded{
                  [&](const events::CallInvite&) { MXLOG_DEBUG("call {}: repeated invite ignored", call_id_); },
                  [&](const events::CallCandidates& e) { on_candidates(s.sender, e); },
@@ -127,13 +134,18 @@ void Call::on_negotiate(const std::string& sender, const events::CallNegotiate& 
     MXLOG_INFO("call {}: colliding renegotiation offer ignored (we are impolite)", call_id_);
     return;
   }
+  const auto ufrag = sdp_ice_ufrag(n.description.sdp);
+  const bool remote_restart = remote_ufrag_ && ufrag.value_or("") != *remote_ufrag_;
   if (collision) {
     MXLOG_INFO("call {}: colliding renegotiation offer accepted; ours is redone afterwards", call_id_);
     timers_.stop(CallTimer::NegotiateTimeout);
     offer_wanted_ = true;
+    // The offer we drop may have been an ICE restart (our link is Restarting): unless theirs
+    // restarts ICE too, the redo must restart again, or the fresh agent the engine already
+    // made for ours never gets the peer's candidates (tests/sim, seed one_to_one 0x23e).
+    if (link_ == LinkState::Restarting && !remote_restart) ice_restart_wanted_ = true;
   }
-  const auto ufrag = sdp_ice_ufrag(n.description.sdp);
-  if (remote_ufrag_ && ufrag.value_or("") != *remote_ufrag_) on_remote_ice_restart(now);
+  if (remote_restart) on_remote_ice_restart(now);
   remote_ufrag_ = ufrag.value_or("");
   const bool held = sdp_holds_peer(n.description.sdp);
   if (held != remote_on_hold_) {

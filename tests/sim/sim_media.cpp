@@ -330,7 +330,8 @@ bool MediaNet::ready(const Peer& p) const { return p.described && p.remote_set; 
 
 // Checks succeed when both agents are of matching generations, the path is up, and at least one
 // side knows a candidate of the other (the other learns a peer-reflexive one from its checks).
-bool MediaNet::linked(PeerId, const Peer& p) const {
+bool MediaNet::linked(PeerId id, const Peer& p) const {
+  if (getenv("SIMDEBUG")) for (const auto& [qid, q] : peers_) fprintf(stderr, "  [%lld] eval %llu: peer %llu %s->%s desc %d rset %d rc %d fails %d ice %s\n", static_cast<long long>(world_.now()), static_cast<unsigned long long>(id), static_cast<unsigned long long>(qid), q.ufrag.c_str(), q.remote_ufrag.c_str(), q.described, q.remote_set, q.remote_candidate, q.fails, media::to_string(q.ice));
   if (!ready(p) || p.fails || world_.now() < p.blip_until) return false;
   for (const auto& [qid, q] : peers_) {
     if (q.ufrag != p.remote_ufrag) continue;
