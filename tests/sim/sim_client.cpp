@@ -278,12 +278,6 @@ CallRecord* SimClient::record(const std::string& call_id) {
   return nullptr;
 }
 
-bool SimClient::lost_in_crash(const std::string& call_id) const {
-  for (const auto& r : records_)
-    if (r.call_id == call_id && r.lost) return true;
-  return false;
-}
-
 std::vector<std::string> SimClient::live_calls() const {
   std::vector<std::string> out;
   if (!proc_) return out;

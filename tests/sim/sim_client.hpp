@@ -88,7 +88,6 @@ class SimClient {
   // ---- what happened ----
   const std::vector<CallRecord>& records() const { return records_; }
   CallRecord* record(const std::string& call_id);  // of the current process
-  bool lost_in_crash(const std::string& call_id) const;  // by any earlier process
   std::vector<std::string> live_calls() const;      // call ids of the current process
   const core::Call* call(const std::string& call_id) const;  // the core's own view
   bool media_busy() const;

@@ -153,6 +153,7 @@ void MediaNet::fresh_agent(Peer& p, PeerId id) {
   p.ufrag = "u" + std::to_string(id) + "g" + std::to_string(p.generation);
   p.described = false;
   p.gathered = false;
+  p.remote_set = false;  // a fresh agent has no remote description yet (it stays New, not Checking)
   p.remote_candidate = false;
   p.connect_pending = false;
   p.down_since.reset();

@@ -128,5 +128,67 @@ TEST(CallSimRegressions, OurOwnAnswerFromBeforeARestartStopsTheReplayedInviteFro
   EXPECT_TRUE(sent<events::CallHangup>(drain(call)).empty());
 }
 
+events::CallNegotiate negotiate(media::SdpType type, const std::string& ufrag, const std::string& extra = "") {
+  return events::CallNegotiate{{"call1", std::string("ALICE"), events::CallVersion::V1},
+                               {type, sdp(ufrag) + extra}, 60'000, std::nullopt};
+}
+
+TEST(CallSimRegressions, ANegotiatePastItsLifetimeIsIgnored) {
+  Call call = connected_callee();
+  call.handle(RemoteSignal{"@alice:x", negotiate(media::SdpType::Offer, "alice1", "a=sendonly\r\n"), 61'000}, kStart);
+  EXPECT_TRUE(of<op::SetRemoteDescription>(drain(call)).empty());
+  EXPECT_FALSE(call.remote_on_hold());
+}
+
+TEST(CallSimRegressions, OnlyTheNewestOfTwoOffersIsAnswered) {
+  Call call = connected_callee();
+  call.handle(RemoteSignal{"@alice:x", negotiate(media::SdpType::Offer, "alice1", "a=sendonly\r\n"), 30'000}, kStart);
+  call.handle(RemoteSignal{"@alice:x", negotiate(media::SdpType::Offer, "alice1"), 2'000}, kStart);
+  EXPECT_EQ(of<op::CreateAnswer>(drain(call)).size(), 2u);
+  call.handle(media::LocalDescriptionReady{1, {media::SdpType::Answer, sdp("bob1") + "a=recvonly\r\n"}}, kStart);
+  EXPECT_TRUE(sent<events::CallNegotiate>(drain(call)).empty());  // the answer to the older offer
+  call.handle(media::LocalDescriptionReady{1, {media::SdpType::Answer, sdp("bob1")}}, kStart);
+  const auto answers = sent<events::CallNegotiate>(drain(call));
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].description.sdp.find("recvonly"), std::string::npos);
+  EXPECT_EQ(call.signaling(), Signaling::Stable);
+}
+
+TEST(CallSimRegressions, AnAnswerFromBeforeOurOfferIsNotTakenForItsAnswer) {
+  Call call = connected_callee();
+  const TimePoint t = kStart + 100s;
+  call.handle(cmd::SetHold{true}, t);
+  call.handle(media::LocalDescriptionReady{1, {media::SdpType::Offer, sdp("bob1") + "a=sendonly\r\n"}}, t);
+  ASSERT_EQ(sent<events::CallNegotiate>(drain(call)).size(), 1u);
+  ASSERT_EQ(call.signaling(), Signaling::HaveLocalOffer);
+  // alice's answer to an offer of ours from 19 s before this one (which we had given up on).
+  call.handle(RemoteSignal{"@alice:x", negotiate(media::SdpType::Answer, "alice1"), 20'000}, t + 1s);
+  EXPECT_TRUE(of<op::SetRemoteDescription>(drain(call)).empty());
+  EXPECT_EQ(call.signaling(), Signaling::HaveLocalOffer);
+  call.handle(RemoteSignal{"@alice:x", negotiate(media::SdpType::Answer, "alice1", "a=recvonly\r\n"), 500}, t + 2s);
+  EXPECT_EQ(of<op::SetRemoteDescription>(drain(call)).size(), 1u);
+  EXPECT_EQ(call.signaling(), Signaling::Stable);
+}
+
+TEST(CallSimRegressions, OurCallYieldsWhenAnotherDeviceOfOursAnswersTheCallItOutvoted) {
+  RegistryConfig cfg;
+  cfg.call = config("@bob:x", "BOB1");
+  CallRegistry reg(cfg);
+  reg.place("!r:x", "a-ours", std::string("@alice:x"), false, kStart);
+  reg.handle("a-ours", media::LocalDescriptionReady{1, {media::SdpType::Offer, sdp("bob1")}}, kStart);
+  reg.handle("a-ours", gathered(), kStart);
+  while (reg.poll()) {}
+  ASSERT_EQ(reg.find("a-ours")->state(), CallState::InviteSent);
+  events::CallInvite theirs = invite_from_alice();
+  theirs.common.call_id = "z-theirs";  // the larger id: ours wins the glare here
+  reg.handle_room_event("!r:x", "@alice:x", "$1", theirs, 0, kStart);
+  ASSERT_EQ(reg.find("a-ours")->state(), CallState::InviteSent);
+  // bob's other device picks up alice's call: the user chose hers.
+  events::CallAnswer answer{{"z-theirs", std::string("BOB2"), events::CallVersion::V1}, {media::SdpType::Answer, sdp("bob2")}, std::nullopt, {}};
+  reg.handle_room_event("!r:x", "@bob:x", "$2", answer, 0, kStart);
+  EXPECT_TRUE(reg.find("a-ours")->ended());
+  EXPECT_EQ(reg.find("a-ours")->end_reason(), "replaced");
+}
+
 }  // namespace
 }  // namespace mxcall::core
