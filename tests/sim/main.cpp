@@ -185,7 +185,7 @@ int main(int argc, char** argv) {
   if (a.stats)
     for (const auto& [k, v] : g_stats) std::fprintf(stderr, "  %10llu  %s\n", static_cast<unsigned long long>(v), k.c_str());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::fprintf(stderr, "mxcall_sim: %zu runs, %zu failed, %.1f s (%zu runs left a call held by a peer that died)\n",
+  std::fprintf(stderr, "mxcall_sim: %zu runs, %zu failed, %.1f s (%zu runs left a call held by a peer that is gone: known limitation)\n",
                runs, failed, secs, g_held_by_dead_peer);
   return failed == 0 ? 0 : 1;
 }
