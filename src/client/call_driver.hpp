@@ -43,6 +43,8 @@ class CallDriver {
   std::optional<CallSummary> summary(const std::string& call_id) const;
   std::size_t live_calls() const { return registry_.live_calls(); }
   std::vector<std::string> live_call_ids() const;
+  // The core's own state, read-only (tests/sim checks its invariants against it).
+  const core::CallRegistry& registry() const { return registry_; }
 
  private:
   void perform(const std::string& call_id, const core::CallOutput& out, core::TimePoint now);

@@ -339,7 +339,10 @@ bool Call::announced() const {
 }
 
 bool Call::may_send_candidates() const {
-  // The callee sends none before its answer; the caller none before its invite.
+  // The callee sends none before its answer; the caller none before its invite. Nor while a
+  // description waits for them (an ICE restart mid-call): they ride in it, and sent ahead of
+  // it they would reach the peer before the ufrag they belong to and be lost (tests/sim).
+  if (pending_description_) return false;
   return state_ == CallState::InviteSent || state_ == CallState::Connecting || state_ == CallState::Connected;
 }
 

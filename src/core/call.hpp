@@ -98,7 +98,8 @@ class Call {
   void on_answer(const std::string& sender, const events::CallAnswer& a, TimePoint now);
   void on_select_answer(const std::string& sender, const events::CallSelectAnswer& s);
   void on_reject(const std::string& sender, const events::CallReject& r);
-  void on_negotiate(const std::string& sender, const events::CallNegotiate& n, TimePoint now);
+  void on_negotiate(const std::string& sender, const events::CallNegotiate& n, std::optional<std::int64_t> age_ms,
+                    TimePoint now);
   void on_hangup(const std::string& sender, const events::CallHangup& h);
   void on_metadata(const std::string& sender, const events::CallMetadataChanged& m);
   bool from_opponent(const std::string& sender, const events::CallCommon& c) const;
@@ -161,6 +162,8 @@ class Call {
   std::optional<std::string> remote_ufrag_;  // of the last remote description ("" if it had none)
   bool offer_wanted_ = false;         // a renegotiation is due once signaling is stable
   bool ice_restart_wanted_ = false;   // ...and it must restart ICE
+  int superseded_answers_ = 0;        // answers being created for offers a newer one replaced
+  std::optional<TimePoint> offer_sent_at_;  // our last m.call.negotiate offer
   bool remote_offers_video_ = false;
 };
 

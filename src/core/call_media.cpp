@@ -107,7 +107,13 @@ void Call::send_local_description(media::SessionDescription d, TimePoint now) {
   if (signaling_ == Signaling::CreatingOffer && d.type == media::SdpType::Offer) {
     send(events::CallNegotiate{common(), d, config_.negotiate_lifetime.count(), local_metadata()});
     signaling_ = Signaling::HaveLocalOffer;
+    offer_sent_at_ = now;
     timers_.arm(CallTimer::NegotiateTimeout, now + config_.negotiate_lifetime);
+    return;
+  }
+  if (signaling_ == Signaling::CreatingAnswer && d.type == media::SdpType::Answer && superseded_answers_ > 0) {
+    --superseded_answers_;
+    MXLOG_INFO("call {}: answer to a superseded renegotiation offer dropped", call_id_);
     return;
   }
   if (signaling_ == Signaling::CreatingAnswer && d.type == media::SdpType::Answer) {
@@ -203,6 +209,7 @@ void Call::on_operation_failed(const media::OperationFailed& f) {
   if (f.operation.find("candidate") != std::string::npos) return;  // one bad candidate is no reason to stop
   if (signaling_ != Signaling::Stable) {
     signaling_ = Signaling::Stable;  // a failed renegotiation leaves the call as it was
+    superseded_answers_ = 0;
     return;
   }
   if (state_ == CallState::Connected) return;

@@ -24,6 +24,11 @@ bool CallRegistry::remember(const std::string& event_id) {
   return true;
 }
 
+bool CallRegistry::answered_elsewhere_by_us(const std::string& sender, const events::CallEvent& event) const {
+  const auto* a = std::get_if<events::CallAnswer>(&event);
+  return a && sender == config_.call.own_user_id && a->common.party_id != config_.call.own_party_id;
+}
+
 void CallRegistry::handle_room_event(const std::string& room_id, const std::string& sender,
                                      const std::string& event_id, const events::CallEvent& event,
                                      std::optional<std::int64_t> age_ms, TimePoint now) {
@@ -35,6 +40,14 @@ void CallRegistry::handle_room_event(const std::string& room_id, const std::stri
   if (config_.is_member && !config_.is_member(room_id, sender)) {
     MXLOG_WARN("calls: {} for call {} from {}, who is not in {}: dropped", events::event_type(event), call_id, sender, room_id);
     return;
+  }
+  if (auto won = outvoted_.find(call_id); won != outvoted_.end() && answered_elsewhere_by_us(sender, event)) {
+    // Glare across our devices: ours won here, but another device of our user answered theirs.
+    // The user took their call, so ours is moot (else both calls go on; tests/sim, glare seeds).
+    MXLOG_INFO("calls: our user answered {} elsewhere; our call {} yields", call_id, won->second);
+    if (auto ours = calls_.find(won->second); ours != calls_.end())
+      ours->second.handle(cmd::Hangup{std::string(events::reason::kReplaced)}, now);
+    outvoted_.erase(won);
   }
   if (auto it = calls_.find(call_id); it != calls_.end()) {
     if (it->second.room_id() != room_id) {
@@ -97,6 +110,16 @@ CallRegistry::Glare CallRegistry::resolve_glare(const std::string& room_id, cons
     const bool yield = !invite.invitee || ours.state() == CallState::CreatingOffer || invite.common.call_id < id;
     if (!yield) {
       MXLOG_INFO("calls: glare in {}: our call {} wins over {}; theirs is ignored", room_id, id, invite.common.call_id);
+      if (outvoted_.size() >= 64) outvoted_.erase(outvoted_.begin());
+      outvoted_[invite.common.call_id] = id;
+      // Their call may have been answered by another device of ours before its invite got here.
+      if (auto o = orphans_.find(invite.common.call_id); o != orphans_.end())
+        for (const auto& ev : o->second)
+          if (answered_elsewhere_by_us(ev.sender, ev.event)) {
+            MXLOG_INFO("calls: our user answered {} elsewhere; our call {} yields", invite.common.call_id, id);
+            ours.handle(cmd::Hangup{std::string(events::reason::kReplaced)}, now);
+            break;
+          }
       return Glare::OursWins;
     }
     MXLOG_INFO("calls: glare in {}: answering {} instead of our call {}", room_id, invite.common.call_id, id);
@@ -127,7 +150,9 @@ void CallRegistry::tick(TimePoint now) {
   for (auto& [id, call] : calls_) call.handle(Tick{}, now);
   for (auto it = orphans_.begin(); it != orphans_.end();) {
     auto& q = it->second;
-    while (!q.empty() && now - q.front().received > config_.orphan_ttl) q.pop_front();
+    // >=: next_deadline() asks to be woken at received + ttl, so that is when it expires
+    // (with > the driver was woken at the deadline, found nothing due, and spun).
+    while (!q.empty() && now - q.front().received >= config_.orphan_ttl) q.pop_front();
     it = q.empty() ? orphans_.erase(it) : std::next(it);
   }
 }

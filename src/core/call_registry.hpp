@@ -62,6 +62,7 @@ class CallRegistry {
   };
 
   bool remember(const std::string& event_id);
+  bool answered_elsewhere_by_us(const std::string& sender, const events::CallEvent& event) const;
   void on_invite(const std::string& room_id, const std::string& sender, const events::CallInvite& invite,
                  std::optional<std::int64_t> age_ms, TimePoint now);
   enum class Glare { None, OursWins, TheirsWinsVoice, TheirsWinsVideo };
@@ -75,6 +76,7 @@ class CallRegistry {
   std::set<std::string> seen_events_;
   std::deque<std::string> seen_order_;
   std::set<std::string> announce_;  // inbound calls to announce once the batch is handled
+  std::map<std::string, std::string> outvoted_;  // their call id -> our call that won the glare
 };
 
 }  // namespace mxcall::core

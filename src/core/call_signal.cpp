@@ -9,6 +9,7 @@ namespace {
 
 constexpr std::size_t kMaxEarlyParties = 8;
 constexpr std::size_t kMaxEarlyCandidates = 256;
+constexpr Duration kStaleAnswerMargin{10'000};
 
 using util::overloaded;
 
@@ -16,14 +17,29 @@ using util::overloaded;
 
 void Call::on_signal(const RemoteSignal& s, TimePoint now) {
   const events::CallCommon& c = events::common_of(s.event);
-  if (s.sender == config_.own_user_id && c.party_id == config_.own_party_id) return;  // our own echo
+  if (s.sender == config_.own_user_id && c.party_id == config_.own_party_id) {
+    // Our own echo. Except while we ring: an answer or reject from our own party then was sent
+    // by an earlier run of this device (history replayed after a restart), and the call must
+    // not ring again (tests/sim, seed one_to_one 0x2bf).
+    const bool history = state_ == CallState::Ringing && (std::holds_alternative<events::CallAnswer>(s.event) ||
+                                                          std::holds_alternative<events::CallReject>(s.event));
+    if (!history) return;
+  }
   std::visit(overloaded{
                  [&](const events::CallInvite&) { MXLOG_DEBUG("call {}: repeated invite ignored", call_id_); },
                  [&](const events::CallCandidates& e) { on_candidates(s.sender, e); },
                  [&](const events::CallAnswer& e) { on_answer(s.sender, e, now); },
                  [&](const events::CallSelectAnswer& e) { on_select_answer(s.sender, e); },
                  [&](const events::CallReject& e) { on_reject(s.sender, e); },
-                 [&](const events::CallNegotiate& e) { on_negotiate(s.sender, e, now); },
+                 [&](const events::CallNegotiate& e) {
+                   // Spec: past its lifetime the sender gave up on it, and so do we (a late
+                   // offer or answer applied then leaves the two ends out of step; tests/sim).
+                   if (s.age_ms && *s.age_ms > e.lifetime_ms) {
+                     MXLOG_INFO("call {}: negotiate {} ms old (lifetime {} ms) ignored", call_id_, *s.age_ms, e.lifetime_ms);
+                     return;
+                   }
+                   on_negotiate(s.sender, e, s.age_ms, now);
+                 },
                  [&](const events::CallHangup& e) { on_hangup(s.sender, e); },
                  [&](const events::CallMetadataChanged& e) { on_metadata(s.sender, e); },
              },
@@ -110,7 +126,8 @@ void Call::on_reject(const std::string& sender, const events::CallReject& r) {
   end("rejected", true);
 }
 
-void Call::on_negotiate(const std::string& sender, const events::CallNegotiate& n, TimePoint now) {
+void Call::on_negotiate(const std::string& sender, const events::CallNegotiate& n, std::optional<std::int64_t> age_ms,
+                        TimePoint now) {
   if (!from_opponent(sender, n.common) || (state_ != CallState::Connecting && state_ != CallState::Connected)) {
     MXLOG_DEBUG("call {}: negotiate from {} ignored in state {}", call_id_, sender, to_string(state_));
     return;
@@ -119,6 +136,13 @@ void Call::on_negotiate(const std::string& sender, const events::CallNegotiate& 
     set_remote_metadata(n.metadata);
     if (signaling_ != Signaling::HaveLocalOffer) {
       MXLOG_DEBUG("call {}: unexpected negotiate answer in {}", call_id_, to_string(signaling_));
+      return;
+    }
+    // An answer the server had well before our offer went out answers an older offer of ours
+    // (one we gave up on): applied to this one, the two ends would describe different sessions
+    // (tests/sim). The margin covers the age's own delay on its way to us.
+    if (age_ms && offer_sent_at_ && now - Duration(*age_ms) + kStaleAnswerMargin < *offer_sent_at_) {
+      MXLOG_INFO("call {}: negotiate answer older than our offer ignored", call_id_);
       return;
     }
     timers_.stop(CallTimer::NegotiateTimeout);
@@ -135,19 +159,27 @@ void Call::on_negotiate(const std::string& sender, const events::CallNegotiate& 
     return;
   }
   set_remote_metadata(n.metadata);
+  const auto ufrag = sdp_ice_ufrag(n.description.sdp);
+  const bool remote_restart = remote_ufrag_ && ufrag.value_or("") != *remote_ufrag_;
   if (collision) {
     MXLOG_INFO("call {}: colliding renegotiation offer accepted; ours is redone afterwards", call_id_);
     timers_.stop(CallTimer::NegotiateTimeout);
     offer_wanted_ = true;
+    // The offer we drop may have been an ICE restart (our link is Restarting): unless theirs
+    // restarts ICE too, the redo must restart again, or the fresh agent the engine already
+    // made for ours never gets the peer's candidates (tests/sim, seed one_to_one 0x23e).
+    if (link_ == LinkState::Restarting && !remote_restart) ice_restart_wanted_ = true;
   }
-  const auto ufrag = sdp_ice_ufrag(n.description.sdp);
-  if (remote_ufrag_ && ufrag.value_or("") != *remote_ufrag_) on_remote_ice_restart(now);
+  if (remote_restart) on_remote_ice_restart(now);
   remote_ufrag_ = ufrag.value_or("");
   const bool held = sdp_holds_peer(n.description.sdp);
   if (held != remote_on_hold_) {
     remote_on_hold_ = held;
     emit(note::RemoteHold{held});
   }
+  // A newer offer while we still answer the last one: the peer gave up on that one (it only
+  // offers again once stable), so only the answer to the newest goes out (tests/sim).
+  if (signaling_ == Signaling::CreatingAnswer) ++superseded_answers_;
   emit(op::SetRemoteDescription{n.description});
   emit(op::CreateAnswer{});
   signaling_ = Signaling::CreatingAnswer;

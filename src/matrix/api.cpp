@@ -6,6 +6,7 @@
 
 #include "matrix/curl_http_client.hpp"
 #include "matrix/endpoints.hpp"
+#include "matrix/responses.hpp"
 #include "matrix/retry_decision.hpp"
 #include "util/json_guard.hpp"
 #include "util/logging.hpp"
@@ -111,17 +112,8 @@ Result<LoginResponse> Api::login_password(const std::string& user, const std::st
                                           const std::optional<std::string>& display_name) {
   auto r = call(ep::login_password({base_url_, {}}, user, password, device_id, display_name));
   if (!r.ok()) return std::move(r).error();
-  LoginResponse out;
-  auto uid = string_field(*r, "user_id", "login");
-  auto dev = string_field(*r, "device_id", "login");
-  auto tok = string_field(*r, "access_token", "login");
-  if (!uid.ok()) return uid.error();
-  if (!dev.ok()) return dev.error();
-  if (!tok.ok()) return tok.error();
-  out.user_id = *uid;
-  out.device_id = *dev;
-  out.access_token = *tok;
-  access_token_ = out.access_token;
+  auto out = parse_login_response(*r);
+  if (out.ok()) access_token_ = out->access_token;
   return out;
 }
 
@@ -179,20 +171,7 @@ Status Api::send_to_device(const ToDeviceBatch& batch) {
 Result<std::optional<TurnServer>> Api::turn_server() {
   auto r = call(ep::turn_server({base_url_, access_token_}));
   if (!r.ok()) return std::move(r).error();
-  const auto* uris = util::get_array(*r, "uris");
-  if (!uris || uris->empty()) return std::optional<TurnServer>{};
-  TurnServer t;
-  for (const auto& u : *uris)
-    if (u.is_string()) t.uris.push_back(u.get<std::string>());
-  const auto* user = util::get_string(*r, "username");
-  const auto* pass = util::get_string(*r, "password");
-  const auto ttl = util::get_int(*r, "ttl");
-  if (!user || !pass || !ttl || *ttl <= 0 || t.uris.empty())
-    return Error::make(ErrorKind::InvalidResponse, "voip/turnServer: answer lacks username, password, uris or ttl");
-  t.username = *user;
-  t.password = *pass;
-  t.ttl_s = *ttl;
-  return std::optional<TurnServer>(std::move(t));
+  return parse_turn_server(*r);
 }
 
 Result<Json> Api::keys_upload(const Json& body) { return call(ep::keys_upload({base_url_, access_token_}, body)); }

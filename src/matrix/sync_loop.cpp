@@ -76,14 +76,20 @@ bool SyncLoop::advance(const SyncBatch& batch) {
 void SyncLoop::run() {
   std::mt19937_64 rng{std::random_device{}()};
   int malformed_in_a_row = 0;
+  bool first = true;
   while (!api_.cancelled()) {
     SyncOptions o;
     o.since = since();
     // The first sync returns at once so callers see the current state without waiting.
     o.timeout = o.since.empty() ? std::chrono::milliseconds(0) : options_.timeout;
+    // A process resuming from a saved token knows nothing of its rooms yet (who is a member):
+    // its first sync asks for the full state. Without it, a restarted client dropped every
+    // call event as "not a member" (found by tests/sim).
+    o.full_state = first && !o.since.empty();
     o.filter = options_.filter;
     auto batch = api_.sync(o);
     if (batch.ok()) {
+      first = false;
       malformed_in_a_row = 0;
       batches_.fetch_add(1);
       if (batch->dropped > 0) MXLOG_WARN("sync: {} malformed events dropped from this batch", batch->dropped);

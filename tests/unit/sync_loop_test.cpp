@@ -67,15 +67,21 @@ TEST(SyncLoop, TokenAdvancesAfterEachBatchAndIsSaved) {
   EXPECT_EQ(got.bodies, (std::vector<std::string>{"one", "two"}));
 }
 
-TEST(SyncLoop, ResumesFromTheStoredToken) {
+TEST(SyncLoop, ResumesFromTheStoredTokenWithFullStateOnce) {
   auto http = std::make_shared<FakeHttp>();
   auto store = std::shared_ptr<store::Store>(store::Store::open_in_memory().value().release());
   ASSERT_TRUE(store->save_sync_token("saved-7").ok());
   SyncLoop loop("http://hs", "T", store, [](const SyncBatch&) {}, {}, http);
+  http->push(http_ok(batch("t8")));
   ASSERT_TRUE(loop.start().ok());
-  ASSERT_TRUE(http->wait_for_requests(1));
+  ASSERT_TRUE(http->wait_for_requests(2));
   loop.stop();
-  EXPECT_EQ(since_of(http->requests()[0]), "saved-7");
+  const auto reqs = http->requests();
+  EXPECT_EQ(since_of(reqs[0]), "saved-7");
+  // A new process must learn the rooms' members again; later syncs are incremental.
+  EXPECT_NE(reqs[0].url.find("full_state=true"), std::string::npos);
+  EXPECT_EQ(since_of(reqs[1]), "t8");
+  EXPECT_EQ(reqs[1].url.find("full_state"), std::string::npos);
 }
 
 TEST(SyncLoop, MalformedBodyDoesNotAdvanceTheToken) {
