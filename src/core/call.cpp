@@ -231,7 +231,6 @@ void Call::on_tick(TimePoint now) {
         if (link_ && *link_ != LinkState::Up) start_ice_restart(now);
         break;
       case CallTimer::IceRecovery:
-        // Still not back: ice_failed. Up: the restarted path passed its probation.
         if (link_ && *link_ != LinkState::Up) {
           send_hangup(events::reason::kIceFailed);
           end(std::string(events::reason::kIceFailed), false);

@@ -17,10 +17,7 @@
 //   Connected      ICE disconnected          -> arm IceGrace (link Disconnected)
 //   Connected      IceGrace / ICE failed     -> ICE-restart offer, arm IceRecovery (link Restarting)
 //                                               (polite side: ICE failed arms IceGrace instead)
-//   Connected      IceRecovery, link not Up  -> hangup ice_failed                  -> Ended
-//   Connected      ICE up after a restart    -> link Up; IceRecovery stays armed as a probation:
-//                                               silent again before it ends -> wait (no second
-//                                               restart: DTLS may still be finishing)
+//   Connected      IceRecovery               -> hangup ice_failed                  -> Ended
 //   Connected      peer's ICE-restart offer  -> answer it, stop IceGrace, arm IceRecovery
 //                                               (link Restarting)
 //   any live       opponent hangup           -> close                              -> Ended

@@ -140,21 +140,13 @@ void Call::on_ice(media::IceState s, TimePoint now) {
       } else if (link_ && *link_ != LinkState::Up) {
         MXLOG_INFO("call {}: media path is back", call_id_);
         timers_.stop(CallTimer::IceGrace);
-        // After a restart ICE may be up long before DTLS is (libwebrtc as DTLS client took
-        // 6.4 s in STACK.md's runs): IceRecovery stays armed as a probation, so a silent
-        // path in that window waits for the bound instead of restarting again (which would
-        // throw the nearly finished handshake away). See the IceRecovery timer.
+        timers_.stop(CallTimer::IceRecovery);
         link_ = LinkState::Up;
         emit(note::LinkChanged{LinkState::Up});
       }
       break;
     case IceState::Disconnected:
-      if (link_ == LinkState::Up && timers_.armed(CallTimer::IceRecovery)) {
-        // Silent right after a restart (probation): the restart's own bound decides.
-        MXLOG_INFO("call {}: restarted path silent; waiting for it until the recovery bound", call_id_);
-        link_ = LinkState::Disconnected;
-        emit(note::LinkChanged{LinkState::Disconnected});
-      } else if (link_ == LinkState::Up) {
+      if (link_ == LinkState::Up) {
         link_ = LinkState::Disconnected;
         emit(note::LinkChanged{LinkState::Disconnected});
         // A dead path is usually seen by both sides at once. The polite side waits twice as
