@@ -50,7 +50,8 @@ Json summary_json(const GroupCallSummary& s, const ClientStats& st) {
   for (const auto& p : s.peers)
     peers.push_back({{"user_id", p.user_id}, {"device_id", p.device_id}, {"call_id", p.call_id},
                      {"connected", p.connected}, {"setup_ms", ms(p.setup)}, {"first_audio_ms", ms(p.first_audio)},
-                     {"audio", stats_json(p.stats.audio)}, {"video", stats_json(p.stats.video)}});
+                     {"audio", stats_json(p.stats.audio)}, {"video", stats_json(p.stats.video)},
+                     {"ice", ice_json(p.stats)}});
   return {{"event", "summary"}, {"room_id", s.room_id}, {"conf_id", s.conf_id}, {"peers", peers},
           {"to_device_requests", st.to_device_requests}, {"to_device_messages", st.to_device_messages}};
 }
