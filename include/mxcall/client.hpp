@@ -59,6 +59,9 @@ struct ClientOptions {
 struct ClientStats {
   std::uint64_t to_device_requests = 0;  // sendToDevice requests (every attempt)
   std::uint64_t to_device_messages = 0;  // messages they carried
+  // Signalling rounds: loop turns that had to-device messages to send (each is one delivery;
+  // one request unless a device gets two messages in that turn, see to_device_outbox.hpp).
+  std::uint64_t to_device_rounds = 0;
   std::uint64_t keys_requests = 0;       // /keys/upload, query, claim
 };
 

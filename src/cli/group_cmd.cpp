@@ -53,7 +53,8 @@ Json summary_json(const GroupCallSummary& s, const ClientStats& st) {
                      {"audio", stats_json(p.stats.audio)}, {"video", stats_json(p.stats.video)},
                      {"ice", ice_json(p.stats)}});
   return {{"event", "summary"}, {"room_id", s.room_id}, {"conf_id", s.conf_id}, {"peers", peers},
-          {"to_device_requests", st.to_device_requests}, {"to_device_messages", st.to_device_messages}};
+          {"to_device_requests", st.to_device_requests}, {"to_device_messages", st.to_device_messages},
+          {"to_device_rounds", st.to_device_rounds}};
 }
 
 int run_group(const GroupArgs& a) {

@@ -87,6 +87,7 @@ Status Client::Impl::start_group_calls(const core::CallConfig& call) {
   };
   ports.send_to_device = [this](client::OutgoingToDevice m) { outbox->add(std::move(m)); };
   ports.flush_to_device = [this] {
+    if (!outbox->empty()) ++to_device_rounds;
     outbox->flush([](client::DeliveryReport report) {
       if (!report.failed.empty())
         MXLOG_WARN("client: {} to-device messages were not delivered: {}", report.failed.size(),
@@ -280,7 +281,12 @@ bool Client::wait_joined(const std::string& room_id, std::chrono::milliseconds t
 }
 
 ClientStats Client::stats() const {
-  return {impl_->to_device_requests.load(), impl_->to_device_messages.load(), impl_->keys_requests.load()};
+  ClientStats s;
+  s.to_device_requests = impl_->to_device_requests.load();
+  s.to_device_messages = impl_->to_device_messages.load();
+  s.to_device_rounds = impl_->to_device_rounds.load();
+  s.keys_requests = impl_->keys_requests.load();
+  return s;
 }
 
 }  // namespace mxcall

@@ -53,6 +53,7 @@ struct Client::Impl {
   std::function<void(const GroupUpdate&)> group_callback;  // under callback_mutex
   std::atomic<std::uint64_t> to_device_requests{0};
   std::atomic<std::uint64_t> to_device_messages{0};
+  std::atomic<std::uint64_t> to_device_rounds{0};
   std::atomic<std::uint64_t> keys_requests{0};
   std::int64_t last_otk_count = -1;  // sync thread
   std::mutex callback_mutex;
