@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <condition_variable>
 #include <cstdio>
@@ -71,6 +72,7 @@ double since_ms(Clock::time_point t0) { return std::chrono::duration<double, std
 // A bot: a Client plus what its group updates said.
 struct Bot {
   std::unique_ptr<Client> client;
+  std::atomic<Client*> raw{nullptr};  // for the callbacks, which may run before start() returns
   std::mutex m;
   std::condition_variable cv;
   std::set<std::string> connected;  // user|device of peers whose current call is connected
@@ -101,22 +103,24 @@ struct World {
     o.include_loopback_candidates = true;
     o.rejoin_group_calls = rejoin;
     o.leave_group_calls_on_stop = false;  // the restart measurement stops like a crash
-    auto c = Client::start(o);
-    if (!c.ok()) die("client " + user + ": " + c.error().describe());
     auto bot = std::make_unique<Bot>();
-    bot->client = std::move(c).value();
     Bot* b = bot.get();
-    bot->client->on_group_update([b](const GroupUpdate& u) {
+    // Callbacks before start(): a restart rejoins (and reports Joined) inside it.
+    o.on_group_update = [b](const GroupUpdate& u) {
       std::lock_guard lock(b->m);
       const std::string key = u.user_id + "|" + u.device_id;
       if (u.kind == GroupUpdate::Kind::PeerConnected) b->connected.insert(key);
       if (u.kind == GroupUpdate::Kind::PeerEnded || u.kind == GroupUpdate::Kind::ParticipantLeft) b->connected.erase(key);
       if (u.kind == GroupUpdate::Kind::Joined) b->joined = true;
       b->cv.notify_all();
-    });
-    bot->client->on_update([b](const CallUpdate& u) {
-      if (u.kind == CallUpdate::Kind::Incoming) (void)b->client->answer(u.call_id);
-    });
+    };
+    o.on_update = [b](const CallUpdate& u) {
+      if (Client* c = b->raw.load(); u.kind == CallUpdate::Kind::Incoming && c) (void)c->answer(u.call_id);
+    };
+    auto c = Client::start(o);
+    if (!c.ok()) die("client " + user + ": " + c.error().describe());
+    bot->client = std::move(c).value();
+    bot->raw = bot->client.get();
     return bot;
   }
 };
@@ -268,7 +272,8 @@ int main(int argc, char** argv) {
   const int calls = argc > 1 ? std::max(3, std::atoi(argv[1])) : 5;
   const int history = argc > 2 ? std::max(0, std::atoi(argv[2])) : 10000;
   if (!std::getenv("MXCALL_LOG")) log::set_level(log::Level::Warn);
-  // MXCALL_BENCH_MESH_ONLY=N: one mesh of N and nothing else (to trace it with MXCALL_LOG=debug).
+  // MXCALL_BENCH_MESH_ONLY=N: one mesh of N and nothing else (to trace it with MXCALL_LOG=debug);
+  // =restart: one restart with no history after `history` ms down.
   const char* only = std::getenv("MXCALL_BENCH_MESH_ONLY");
   char tmpl[] = "/tmp/mxcall-bench-mesh-XXXXXX";
   if (!::mkdtemp(tmpl)) return 1;
@@ -282,6 +287,14 @@ int main(int argc, char** argv) {
   for (const char* u : {"one-a", "one-b"}) (void)hs->register_user(u, "bench");
   World w{&*hs, dir};
 
+  if (only && std::string(only) == "restart") {  // MXCALL_BENCH_MESH_ONLY=restart: one restart, 0 history
+    const Restart r = restart(w, 0, ms(history), "ro");
+    std::printf("restart after %.0f ms down: rejoined %.1f ms, all pairs connected %.1f ms\n", r.down_ms, r.joined_ms,
+                r.connected_ms);
+    (void)hs->stop();
+    fs::remove_all(dir);
+    return 0;
+  }
   if (only) {
     const MeshResult r = run_mesh(w, std::atoi(only), "only");
     std::printf("mesh of %s: join -> all connected %.1f ms\n", only, r.join_to_all_connected_ms);

@@ -18,6 +18,8 @@
 
 namespace mxcall {
 
+struct CallUpdate;
+
 struct ClientOptions {
   std::string homeserver;  // base URL, e.g. http://127.0.0.1:8008
   std::string user;        // localpart or full user id
@@ -53,6 +55,11 @@ struct ClientOptions {
   // On stop(): leave group calls (hang up peers, remove our member entry). Off: stop like a
   // crash would, leaving the entry to expire or to a restart to rejoin.
   bool leave_group_calls_on_stop = true;
+  // Callbacks in place before anything runs: a group call rejoined from the store, or a call
+  // ringing in the first sync, reports before start() returns (on_update()/on_group_update()
+  // set later only see what comes after). Same threads and rules as those setters.
+  std::function<void(const CallUpdate&)> on_update;
+  std::function<void(const GroupUpdate&)> on_group_update;
 };
 
 // Transport counters, for tests and benchmarks.
