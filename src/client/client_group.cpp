@@ -88,7 +88,7 @@ Status Client::Impl::start_group_calls(const core::CallConfig& call) {
   };
   ports.send_to_device = [this](client::OutgoingToDevice m) { outbox->add(std::move(m)); };
   ports.flush_to_device = [this] {
-    if (!outbox->empty()) ++to_device_rounds;
+    count_round(outbox->pending());
     outbox->flush([](client::DeliveryReport report) {
       if (!report.failed.empty())
         MXLOG_WARN("client: {} to-device messages were not delivered: {}", report.failed.size(),
@@ -119,13 +119,7 @@ void Client::Impl::ensure_olm_send(matrix::Api& a) {
 }
 
 client::DeliveryReport Client::Impl::deliver(matrix::Api& a, std::vector<client::OutgoingToDevice> messages) {
-  if (options.allow_plaintext_to_device) {  // one request per event type and layer
-    std::map<std::string, std::vector<client::OutgoingToDevice>> by_type;
-    for (const auto& m : messages) by_type[m.type].push_back(m);
-    for (const auto& [type, list] : by_type) to_device_round_layers += client::most_per_device(list);
-    return client::deliver_plaintext(a, std::move(messages));
-  }
-  to_device_round_layers += client::most_per_device(messages);  // everything is m.room.encrypted
+  if (options.allow_plaintext_to_device) return client::deliver_plaintext(a, std::move(messages));
   ensure_olm_send(a);
   client::DeliveryReport report;
   auto sent = olm_send->send(messages);
@@ -140,6 +134,18 @@ client::DeliveryReport Client::Impl::deliver(matrix::Api& a, std::vector<client:
     report.status = problem.error;
   }
   return report;
+}
+
+void Client::Impl::count_round(const std::vector<client::OutgoingToDevice>& messages) {
+  if (messages.empty()) return;
+  ++to_device_rounds;
+  if (options.allow_plaintext_to_device) {  // one request per event type and layer
+    std::map<std::string, std::vector<client::OutgoingToDevice>> by_type;
+    for (const auto& m : messages) by_type[m.type].push_back(m);
+    for (const auto& [type, list] : by_type) to_device_round_layers += client::most_per_device(list);
+  } else {
+    to_device_round_layers += client::most_per_device(messages);  // everything is m.room.encrypted
+  }
 }
 
 std::vector<client::InboundSignal> Client::Impl::decrypt_to_device(const matrix::SyncBatch& batch) {

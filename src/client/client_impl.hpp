@@ -81,6 +81,7 @@ struct Client::Impl {
   void rejoin_group_calls();
   void leave_group_calls();  // loop thread
   void notify_group(const GroupUpdate& u);
+  void count_round(const std::vector<client::OutgoingToDevice>& messages);  // loop thread, at a flush
   client::DeliveryReport deliver(matrix::Api& api, std::vector<client::OutgoingToDevice> messages);  // sender thread
 
   void notify(const CallUpdate& u) {

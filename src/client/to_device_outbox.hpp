@@ -33,6 +33,7 @@ class ToDeviceOutbox {
 
   void add(OutgoingToDevice message) { pending_.push_back(std::move(message)); }
   bool empty() const { return pending_.empty(); }
+  const std::vector<OutgoingToDevice>& pending() const { return pending_; }
   // One delivery job for everything added since the last flush; nothing when empty.
   void flush(Done done = {});
 

@@ -125,10 +125,11 @@ TEST(GroupExpiry, AKilledParticipantExpiresAndIsNotCalledAgain) {
                                              .count()));
     }
 
-    // Not called again: over more than one retry interval (5 s) neither sends a to-device
-    // message (their own pair is settled) nor logs a retry for the dead device.
+    // Not called again: once the hangup to the dead device is out, over more than one retry
+    // interval (5 s), neither sends a to-device message (their own pair is settled) nor logs a
+    // retry for the dead device.
     std::map<Party*, ClientStats> quiet;
-    for (Party* p : {&a, &b}) quiet[p] = p->client().stats();
+    for (Party* p : {&a, &b}) quiet[p] = settled(*p);
     const std::size_t retries = log->count({cli_user});
     std::this_thread::sleep_for(std::chrono::seconds(6));
     for (Party* p : {&a, &b}) {

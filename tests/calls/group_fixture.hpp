@@ -85,6 +85,20 @@ inline std::map<std::string, std::uint64_t> received_by_peer(Party& p, const std
   return out;
 }
 
+// The stats once no delivery is in flight (every round flushed so far has had its requests
+// answered): the baseline of the next phase. The loop round trip first lets a turn that just
+// notified the test finish (and flush).
+inline ClientStats settled(Party& p) {
+  (void)p.client().group_calls();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  ClientStats s = p.client().stats();
+  while (s.to_device_requests < s.to_device_round_layers && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    s = p.client().stats();
+  }
+  return s;
+}
+
 // Collects the "mxcall" logger's lines containing any of the watched texts; tests wait for
 // them. Install before any client starts (spdlog's sink list is not synchronised), remove
 // after every client stopped.

@@ -45,18 +45,6 @@ void expect_one_request_per_round(Party& p, const std::string& what, const Clien
   EXPECT_GE(d.to_device_messages, d.to_device_requests) << who << " " << what << ": an empty request";
 }
 
-// The stats once no delivery is in flight (every round's requests answered): the baseline of
-// the next phase.
-ClientStats settled(Party& p) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  ClientStats s = p.client().stats();
-  while (s.to_device_requests < s.to_device_round_layers && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    s = p.client().stats();
-  }
-  return s;
-}
-
 TEST(GroupRejoin, OneRequestPerRoundThenLeaveAndRejoinReconnectsEveryPair) {
   Party a("ramma", true), b("rbeta", true), c("ralpha", true), d("rdelta", true);
   std::vector<Party*> all{&a, &b, &c, &d};
