@@ -15,6 +15,7 @@ struct GroupArgs : ClientArgs {
   bool video = false;
   bool json = false;
   bool plaintext = false;
+  double member_lifetime_s = 3600;
 };
 
 std::string describe(const GroupUpdate& u) {
@@ -61,7 +62,10 @@ int run_group(const GroupArgs& a) {
   Signals signals;
   Printer out(a.json);
   ClientArgs ca = a;
-  auto client = start_client(ca, true, [&](ClientOptions& o) { o.allow_plaintext_to_device = a.plaintext; });
+  auto client = start_client(ca, true, [&](ClientOptions& o) {
+    o.allow_plaintext_to_device = a.plaintext;
+    o.group_member_lifetime = std::chrono::milliseconds(static_cast<long>(a.member_lifetime_s * 1000));
+  });
   if (!client.ok()) {
     std::cerr << "mxcall: " << client.error().describe() << "\n";
     return 1;
@@ -128,6 +132,10 @@ void add_group_command(CLI::App& app, Action& action) {
   cmd->add_flag("--json", args->json, "One JSON object per line");
   cmd->add_flag("--plaintext", args->plaintext, "Allow plaintext to-device signalling (for peers without olm)");
   cmd->add_option("--duration", args->duration_s, "Seconds to stay in the call")->capture_default_str();
+  cmd->add_option("--member-lifetime", args->member_lifetime_s,
+                  "Seconds our member entry stays valid without a refresh (others drop us that long after a crash)")
+      ->check(CLI::Range(1.0, 7 * 24 * 3600.0))
+      ->capture_default_str();
   cmd->callback([&action, args] {
     if (args->room.empty() && !args->create) throw CLI::ValidationError("--room or --create is required");
     action = [args] { return run_group(*args); };

@@ -77,6 +77,7 @@ Status Client::Impl::start_group_calls(const core::CallConfig& call) {
   settings.own_device_id = session.device_id;
   settings.call = call;
   settings.require_encryption = !options.allow_plaintext_to_device;
+  settings.member_lifetime = options.group_member_lifetime;
   client::GroupDriver::Ports ports;
   ports.put_state = [this](const std::string& room, const std::string& type, const std::string& state_key,
                            const nlohmann::json& content, std::function<void(const Status&)> done) {
@@ -87,7 +88,7 @@ Status Client::Impl::start_group_calls(const core::CallConfig& call) {
   };
   ports.send_to_device = [this](client::OutgoingToDevice m) { outbox->add(std::move(m)); };
   ports.flush_to_device = [this] {
-    if (!outbox->empty()) ++to_device_rounds;
+    count_round(outbox->pending());
     outbox->flush([](client::DeliveryReport report) {
       if (!report.failed.empty())
         MXLOG_WARN("client: {} to-device messages were not delivered: {}", report.failed.size(),
@@ -133,6 +134,18 @@ client::DeliveryReport Client::Impl::deliver(matrix::Api& a, std::vector<client:
     report.status = problem.error;
   }
   return report;
+}
+
+void Client::Impl::count_round(const std::vector<client::OutgoingToDevice>& messages) {
+  if (messages.empty()) return;
+  ++to_device_rounds;
+  if (options.allow_plaintext_to_device) {  // one request per event type and layer
+    std::map<std::string, std::vector<client::OutgoingToDevice>> by_type;
+    for (const auto& m : messages) by_type[m.type].push_back(m);
+    for (const auto& [type, list] : by_type) to_device_round_layers += client::most_per_device(list);
+  } else {
+    to_device_round_layers += client::most_per_device(messages);  // everything is m.room.encrypted
+  }
 }
 
 std::vector<client::InboundSignal> Client::Impl::decrypt_to_device(const matrix::SyncBatch& batch) {
@@ -285,6 +298,7 @@ ClientStats Client::stats() const {
   s.to_device_requests = impl_->to_device_requests.load();
   s.to_device_messages = impl_->to_device_messages.load();
   s.to_device_rounds = impl_->to_device_rounds.load();
+  s.to_device_round_layers = impl_->to_device_round_layers.load();
   s.keys_requests = impl_->keys_requests.load();
   return s;
 }

@@ -55,6 +55,7 @@ struct Client::Impl {
   std::atomic<std::uint64_t> to_device_messages{0};
   std::atomic<std::uint64_t> to_device_rounds{0};
   std::atomic<std::uint64_t> keys_requests{0};
+  std::atomic<std::uint64_t> to_device_round_layers{0};
   std::int64_t last_otk_count = -1;  // sync thread
   std::mutex callback_mutex;
   std::function<void(const CallUpdate&)> callback;
@@ -80,6 +81,7 @@ struct Client::Impl {
   void rejoin_group_calls();
   void leave_group_calls();  // loop thread
   void notify_group(const GroupUpdate& u);
+  void count_round(const std::vector<client::OutgoingToDevice>& messages);  // loop thread, at a flush
   client::DeliveryReport deliver(matrix::Api& api, std::vector<client::OutgoingToDevice> messages);  // sender thread
 
   void notify(const CallUpdate& u) {

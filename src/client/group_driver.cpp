@@ -124,6 +124,7 @@ Result<std::string> GroupDriver::join(const std::string& room_id, const GroupCal
   cfg.video = options.video;
   cfg.start_audio_muted = options.audio_muted;
   cfg.require_encryption = settings_.require_encryption;
+  cfg.member_lifetime = settings_.member_lifetime;
   cfg.random_seed = std::random_device{}() ^ (static_cast<std::uint64_t>(std::random_device{}()) << 32);
   Active a;
   a.call = std::make_unique<core::GroupCall>(cfg);

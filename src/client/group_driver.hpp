@@ -50,6 +50,7 @@ class GroupDriver {
     std::string own_device_id;
     core::CallConfig call;  // template of the peer calls
     bool require_encryption = true;
+    core::Duration member_lifetime{3'600'000};  // our member entry's expiry
     core::Duration flush_window{100};
   };
 

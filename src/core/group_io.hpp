@@ -25,7 +25,8 @@ struct GroupCallConfig {
   events::GroupCallIntent intent = events::GroupCallIntent::Prompt;
   std::optional<std::string> name;
   Duration member_lifetime{3'600'000};         // our expires_ts = now + this
-  Duration member_refresh_margin{15 * 60'000}; // re-put this long before it expires (js-sdk: every 45 min)
+  Duration member_refresh_margin{15 * 60'000}; // re-put this long before it expires (js-sdk: every 45 min);
+                                               // at most a quarter of member_lifetime
   // Our entry vanished from our user's member event (another of our devices wrote over it):
   // written again, but not more often than this.
   Duration member_reassert_interval{2'000};

@@ -5,23 +5,12 @@
 #include <cstdio>
 #include <thread>
 
-#include "calls/call_fixture.hpp"
+#include "calls/group_fixture.hpp"
 
 namespace mxcall::testing {
 namespace {
 
 using GKind = GroupUpdate::Kind;
-
-// Everyone joins the room first (auto-join bots), then the call.
-std::string make_call_room(Party& creator, const std::vector<Party*>& others) {
-  std::vector<std::string> invite;
-  for (auto* p : others) invite.push_back(p->user_id());
-  auto room = creator.client().create_group_room(invite, "group call test");
-  if (!room.ok()) throw std::runtime_error(room.error().describe());
-  for (auto* p : others)
-    if (!p->client().wait_joined(*room, std::chrono::seconds(30))) throw std::runtime_error(p->user_id() + " did not join");
-  return *room;
-}
 
 TEST(Group, FourParticipantsFormAFullMeshWithAudioOnEveryPair) {
   Party a("gamma", true), b("gbeta", true), c("galpha", true), d("gdelta", true);
@@ -32,10 +21,7 @@ TEST(Group, FourParticipantsFormAFullMeshWithAudioOnEveryPair) {
   ASSERT_TRUE(conf.ok()) << conf.error();
   // The others join the call once its event has reached them.
   for (Party* p : {&b, &c, &d}) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (p->client().live_group_call(room) != *conf && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    ASSERT_EQ(p->client().live_group_call(room), *conf) << p->user_id() << " never saw the call";
+    ASSERT_TRUE(wait_sees_call(*p, room, *conf)) << p->user_id() << " never saw the call";
     auto joined = p->client().join_group_call(room);
     ASSERT_TRUE(joined.ok()) << joined.error();
   }

@@ -222,6 +222,29 @@ TEST(GroupCall, ACrashedPeerIsDroppedWhenItsMemberEntryExpires) {
   EXPECT_GE(a.all<core::PutMemberState>().size(), 2u);
 }
 
+// A member lifetime shorter than the 15-minute refresh margin (tests, the CLI's
+// --member-lifetime): refreshed at 3/4 of it, not on every turn.
+TEST(GroupCall, AShortMemberLifetimeIsRefreshedAtThreeQuartersOfIt) {
+  Mesh mesh;
+  mesh.tweak_config = [](core::GroupCallConfig& c) { c.member_lifetime = 8s; };
+  auto& a = mesh.add("@alice:x", "ALICE1");
+  auto& b = mesh.add("@bob:x", "BOB1");
+  for (auto* d : {&a, &b}) mesh.input(*d, core::gcmd::Join{});
+  ASSERT_TRUE(a.connected_to(b));
+  const auto puts = a.all<core::PutMemberState>().size();
+  mesh.advance(6s - 1ms);
+  EXPECT_EQ(a.all<core::PutMemberState>().size(), puts);
+  mesh.advance(1ms);
+  EXPECT_EQ(a.all<core::PutMemberState>().size(), puts + 1);
+  mesh.advance(60s);
+  EXPECT_EQ(a.all<core::PutMemberState>().size(), puts + 11);  // every 6 s
+  EXPECT_TRUE(a.connected_to(b));
+  b.online = false;  // crashed: gone within one lifetime
+  mesh.advance(8s);
+  ASSERT_EQ(a.all<core::gnote::ParticipantLeft>().size(), 1u);
+  EXPECT_EQ(a.all<core::gnote::ParticipantLeft>()[0].reason, "expired");
+}
+
 TEST(GroupCall, WallClocksThatDisagreeByLessThanTheRefreshMarginKeepTheMeshTogether) {
   Mesh mesh;
   auto& a = mesh.add("@alice:x", "ALICE1");
