@@ -60,6 +60,8 @@ struct ClientStats {
   std::uint64_t to_device_requests = 0;  // sendToDevice requests (every attempt)
   std::uint64_t to_device_messages = 0;  // messages they carried
   std::uint64_t keys_requests = 0;       // /keys/upload, query, claim
+  std::uint64_t keys_queries = 0;        // of those, /keys/query
+  std::uint64_t keys_claims = 0;         // of those, /keys/claim
 };
 
 // Something that happened to a call, flattened for apps.
