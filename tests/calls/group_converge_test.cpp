@@ -61,7 +61,9 @@ TEST(GroupConverge, SimultaneousFirstJoinsEndInOneCallWithEveryPairConnected) {
   for (std::size_t i = 0; i < all.size(); ++i) {
     std::size_t moves = 0;
     for (const auto& u : all[i]->group_updates()) moves += u.kind == GKind::Left && u.reason == "moved";
-    if (created[i] != conf) EXPECT_GE(moves, 1u) << all[i]->user_id() << " reached " << conf << " without moving";
+    if (created[i] != conf) {
+      EXPECT_GE(moves, 1u) << all[i]->user_id() << " reached " << conf << " without moving";
+    }
     moved += moves;
   }
   for (Party* p : all) EXPECT_EQ(p->client().live_group_call(room), conf);

@@ -73,7 +73,9 @@ TEST(GroupRestart, ACrashedParticipantRejoinsFromItsStoreAndEveryPairReconnects)
     auto s = p->client().group_summary(room);
     ASSERT_TRUE(s);
     for (const auto& peer : s->peers)
-      if (peer.user_id == c.user_id()) EXPECT_FALSE(old_calls.count(peer.call_id)) << p->user_id() << " kept the old call";
+      if (peer.user_id == c.user_id()) {
+        EXPECT_FALSE(old_calls.count(peer.call_id)) << p->user_id() << " kept the old call";
+      }
   }
   const long long connected_ms = ms_since(t0);
   for (Party* p : all) EXPECT_TRUE(p->wait_group_audio(room, 2, 25)) << p->user_id() << ": no audio on every pair";

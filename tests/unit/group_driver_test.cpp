@@ -36,7 +36,9 @@ void expect_full_mesh(const std::vector<DriverNode*>& nodes, const std::string& 
     EXPECT_EQ(conf_of(*n), conf) << n->user;
     const auto connected = n->connected_in(conf);
     for (auto* other : nodes)
-      if (other != n) EXPECT_TRUE(connected.count(other->user + "|" + other->device)) << n->user << " -> " << other->user;
+      if (other != n) {
+        EXPECT_TRUE(connected.count(other->user + "|" + other->device)) << n->user << " -> " << other->user;
+      }
   }
 }
 
