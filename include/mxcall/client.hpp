@@ -77,6 +77,8 @@ struct ClientStats {
   // k messages for one device needs k (to_device_requests equals this when nothing failed or
   // was retried).
   std::uint64_t to_device_round_layers = 0;
+  std::uint64_t keys_queries = 0;        // of those, /keys/query
+  std::uint64_t keys_claims = 0;         // of those, /keys/claim
 };
 
 // Something that happened to a call, flattened for apps.

@@ -56,6 +56,8 @@ struct Client::Impl {
   std::atomic<std::uint64_t> to_device_rounds{0};
   std::atomic<std::uint64_t> keys_requests{0};
   std::atomic<std::uint64_t> to_device_round_layers{0};
+  std::atomic<std::uint64_t> keys_queries{0};
+  std::atomic<std::uint64_t> keys_claims{0};
   std::int64_t last_otk_count = -1;  // sync thread
   std::mutex callback_mutex;
   std::function<void(const CallUpdate&)> callback;

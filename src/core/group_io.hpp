@@ -94,6 +94,7 @@ struct Join {
 };
 struct Leave {
   bool terminate = false;  // also end the call for everyone (m.terminated on the call event)
+  std::string reason = "left";  // what gnote::Left says
 };
 struct SetMuted {
   media::MediaKind kind;
@@ -149,7 +150,7 @@ struct PeerOperation {
 namespace gnote {  // for the app
 struct Joined {};
 struct Left {
-  std::string reason;  // "left", or "terminated" when the call event ended the call
+  std::string reason;  // "left", "terminated" when the call event ended the call, or gcmd::Leave::reason
 };
 struct ParticipantJoined {
   std::string user_id;
