@@ -71,6 +71,7 @@ Status SharedSource::build(const TrackSpec& spec) {
   gst_pad_add_probe(in, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
                     &SharedSource::on_encoder_input, this, nullptr);
   gst_object_unref(in);
+  encoder_out_ = gst_element_get_static_pad(encoder_, "src");  // +1
   GstPad* out = gst_element_get_static_pad(chain.back(), "sink");
   gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_BUFFER, &SharedSource::on_encoded, this, nullptr);
   gst_object_unref(out);
@@ -85,6 +86,7 @@ SharedSource::~SharedSource() {
     gst_object_unref(pipeline_);
   }
   if (caps_ != nullptr) gst_caps_unref(caps_);
+  if (encoder_out_ != nullptr) gst_object_unref(encoder_out_);
 }
 
 std::uint64_t SharedSource::attach(Sink sink) {
@@ -107,8 +109,10 @@ std::uint32_t SharedSource::fed() const {
 }
 
 void SharedSource::request_key_frame() {
-  if (kind_ != MediaKind::Video || encoder_ == nullptr) return;
-  gst_element_send_event(encoder_, gst_event_new_custom(GST_EVENT_CUSTOM_UPSTREAM,
+  if (kind_ != MediaKind::Video || encoder_out_ == nullptr) return;
+  // Into the encoder's src pad, not gst_element_send_event: that takes the element's state lock,
+  // and this also runs on streaming threads (ours, and the peers' on PLI/FIR).
+  gst_pad_send_event(encoder_out_, gst_event_new_custom(GST_EVENT_CUSTOM_UPSTREAM,
       gst_structure_new("GstForceKeyUnit", "all-headers", G_TYPE_BOOLEAN, TRUE, nullptr)));
 }
 

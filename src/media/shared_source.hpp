@@ -57,6 +57,7 @@ class SharedSource {
   const MediaKind kind_;
   GstElement* pipeline_ = nullptr;  // owned
   GstElement* encoder_ = nullptr;   // borrowed from the pipeline
+  GstPad* encoder_out_ = nullptr;   // +1
   mutable std::mutex mu_;
   std::map<std::uint64_t, Sink> sinks_;
   std::uint64_t next_id_ = 1;
