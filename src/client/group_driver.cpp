@@ -113,6 +113,7 @@ Result<std::string> GroupDriver::join_conf(const std::string& room_id, const Gro
   cfg.own_device_id = settings_.own_device_id;
   cfg.own_session_id = random_id(10);  // a new session per join: peers drop what was before
   cfg.call = settings_.call;
+  cfg.call.audio_frame_ms = options.audio_frame_ms;
   cfg.video = options.video;
   cfg.start_audio_muted = options.audio_muted;
   cfg.require_encryption = settings_.require_encryption;

@@ -43,11 +43,14 @@ TEST(Group, FourParticipantsFormAFullMeshWithAudioOnEveryPair) {
     std::printf("%s: %zu peers; sendToDevice requests %llu carrying %llu messages; keys requests %llu\n",
                 p->user_id().c_str(), s->peers.size(), static_cast<unsigned long long>(st.to_device_requests),
                 static_cast<unsigned long long>(st.to_device_messages), static_cast<unsigned long long>(st.keys_requests));
-    for (const auto& peer : s->peers)
-      std::printf("  %s %s: setup %lld ms, audio sent %llu received %llu\n", peer.user_id.c_str(), peer.device_id.c_str(),
-                  static_cast<long long>(peer.setup ? peer.setup->count() : -1),
+    for (const auto& peer : s->peers) {
+      std::printf("  %s %s: setup %lld ms, audio sent %llu received %llu, audio encoder feeds %u peers\n",
+                  peer.user_id.c_str(), peer.device_id.c_str(), static_cast<long long>(peer.setup ? peer.setup->count() : -1),
                   static_cast<unsigned long long>(peer.stats.audio.packets_sent),
-                  static_cast<unsigned long long>(peer.stats.audio.packets_received));
+                  static_cast<unsigned long long>(peer.stats.audio.packets_received), peer.stats.audio.encoder_fanout);
+      // Encode once: the participant's one Opus encoder feeds all three peer connections.
+      EXPECT_EQ(peer.stats.audio.encoder_fanout, 3u) << p->user_id() << " → " << peer.user_id;
+    }
   }
 
   // One leaves: the others see it go and keep their remaining pairs.

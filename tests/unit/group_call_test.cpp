@@ -127,6 +127,19 @@ TEST(GroupCall, FourDevicesFormAMeshInWhichEveryPairConnectsExactlyOnce) {
       EXPECT_EQ(s.envelope.seq, next[id]++) << id;
     }
   }
+  // Encode once: every peer call of a device sends its audio from one shared source (the
+  // same opaque key), and no two devices share a key.
+  std::set<std::string> keys;
+  for (auto* x : all) {
+    std::set<std::string> own;
+    for (const auto& [id, peer] : x->peers)
+      for (const auto& t : peer.tracks)
+        if (t.kind == media::MediaKind::Audio) own.insert(t.shared_source);
+    ASSERT_EQ(own.size(), 1u) << x->device;
+    EXPECT_FALSE(own.begin()->empty()) << x->device;
+    keys.insert(*own.begin());
+  }
+  EXPECT_EQ(keys.size(), all.size());
   // Both of alice's devices are in her one member event.
   const auto* call = events::find_call(mesh.member_state.at("@alice:x"), "conf1");
   ASSERT_NE(call, nullptr);
