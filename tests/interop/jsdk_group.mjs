@@ -9,7 +9,8 @@
 //   {"cmd":"group_leave","room":R}   leave (hang up every peer call, remove our member entry)
 //   {"cmd":"group_stats","room":R}   -> {"event":"group_stats","room_id","conf_id","peers":[
 //        {user, device, call_id, state, direction, ice, connection,
-//         audio:{packets_sent, packets_received}}]} (one entry per current peer call)
+//         audio:{packets_sent, packets_received}, remote_audio_muted, remote_video_muted}]}
+//        (one entry per current peer call; muted: the peer's usermedia feed as js-sdk sees it)
 // Events:
 //   group_seen {room_id, conf_id}            js-sdk knows the room's call (created or received)
 //   group_call_state {room_id, conf_id, call_id, user, device, direction, state}
@@ -130,7 +131,16 @@ export async function groupCommands({ sdk, client, emit, waitFor, membershipOf, 
       const peers = [];
       for (const c of calls) {
         const { out, ice, connection } = await peerStats(c);
-        peers.push({ ...describe(gc, c), state: c.state, ice, connection, audio: out });
+        const feed = c.remoteUsermediaFeed;
+        peers.push({
+          ...describe(gc, c),
+          state: c.state,
+          ice,
+          connection,
+          audio: out,
+          remote_audio_muted: feed ? feed.isAudioMuted() : null,
+          remote_video_muted: feed ? feed.isVideoMuted() : null,
+        });
       }
       emit({ event: "group_stats", room_id: cmd.room, conf_id: gc.groupCallId, state: gc.state, peers });
       return null;

@@ -14,6 +14,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -130,26 +131,41 @@ class JsdkGroup : public ::testing::Test {
         .has_value();
   }
 
-  // Polls the js-sdk peer's per-call stats until each of `devices` has kPackets audio packets
-  // both ways; returns the last stats.
-  static std::optional<Json> js_wait_audio(NodePeer& p, const std::string& room, const std::set<std::string>& devices) {
+  // Polls the js-sdk peer's per-call stats (group_stats) until `done` holds for them; returns
+  // the last stats.
+  static std::optional<Json> js_poll(NodePeer& p, const std::string& room, const std::function<bool(const Json&)>& done) {
     const auto until = std::chrono::steady_clock::now() + 30s;
     std::optional<Json> last;
     while (std::chrono::steady_clock::now() < until) {
       const auto since = p.mark();
       p.send({{"cmd", "group_stats"}, {"room", room}});
       last = p.wait_named("group_stats", since, {}, 10s);
-      if (!last) return last;
+      if (!last || done(*last)) return last;
+      std::this_thread::sleep_for(200ms);
+    }
+    return last;
+  }
+  // ... until each of `devices` has a connected call with kPackets audio packets both ways.
+  static std::optional<Json> js_wait_audio(NodePeer& p, const std::string& room, const std::set<std::string>& devices) {
+    return js_poll(p, room, [&](const Json& st) {
       std::size_t flowing = 0;
-      for (const auto& peer : (*last)["peers"])
+      for (const auto& peer : st["peers"])
         if (devices.count(key(peer.value("user", ""), peer.value("device", ""))) && peer.value("state", "") == "connected" &&
             peer["audio"].value("packets_sent", 0ULL) >= kPackets &&
             peer["audio"].value("packets_received", 0ULL) >= kPackets)
           ++flowing;
-      if (flowing == devices.size()) return last;
-      std::this_thread::sleep_for(200ms);
-    }
-    return last;
+      return flowing == devices.size();
+    });
+  }
+  // ... until js-sdk sees the usermedia feed of `device` with its audio muted or not.
+  static bool js_wait_remote_muted(NodePeer& p, const std::string& room, const std::string& device, bool muted) {
+    const auto seen = [&](const Json& stats) {
+      for (const auto& peer : stats["peers"])
+        if (key(peer.value("user", ""), peer.value("device", "")) == device && peer["remote_audio_muted"] == muted) return true;
+      return false;
+    };
+    auto last = js_poll(p, room, seen);
+    return last && seen(*last);
   }
 
   static std::string mx_key(Party& p) { return key(p.user_id(), p.client().device_id()); }
@@ -282,8 +298,8 @@ TEST_F(JsdkGroup, JsdkCreatesMxcallJoinsFullMeshThenJsdkLeavesAndReturns) {
               static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t1).count()));
 }
 
-// mxcall creates the call, js-sdk joins; then an mxcall participant leaves.
-TEST_F(JsdkGroup, MxcallCreatesJsdkJoinsFullMeshThenMxcallLeaves) {
+// mxcall creates the call, js-sdk joins; an mxcall participant mutes and unmutes, then leaves.
+TEST_F(JsdkGroup, MxcallCreatesJsdkJoinsFullMeshMuteThenMxcallLeaves) {
   const std::string room = make_room();
   const auto t0 = std::chrono::steady_clock::now();
   auto conf = a_->client().join_group_call(room);
@@ -295,6 +311,15 @@ TEST_F(JsdkGroup, MxcallCreatesJsdkJoinsFullMeshThenMxcallLeaves) {
   std::printf("[mesh] mxcall created: first join -> all six pairs with audio: %lld ms\n",
               static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()));
   if (HasFailure()) return;
+
+  // a_mx mutes its microphone, then unmutes: both js-sdk peers see its usermedia feed follow
+  // (sdp_stream_metadata_changed over to-device).
+  for (bool muted : {true, false}) {
+    ASSERT_TRUE(a_->client().set_group_muted(room, media::MediaKind::Audio, muted).ok());
+    for (NodePeer* p : {b_.get(), d_.get()})
+      EXPECT_TRUE(js_wait_remote_muted(*p, room, mx_key(*a_), muted))
+          << p->user_id() << " does not see a_mx " << (muted ? "muted" : "unmuted");
+  }
 
   // c_mx leaves: both js-sdk peers see their call with it hung up by the remote side.
   const auto b_since = b_->mark(), d_since = d_->mark();
