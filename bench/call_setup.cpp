@@ -176,6 +176,58 @@ std::vector<us> measure_jsdk(const std::string& url, int calls) {
   return out;
 }
 
+// One homeserver hop: a real m.call.invite as large as an Opus offer with candidates (~3 KB)
+// sent by alice -> seen in bob's /sync. Synapse's work for a hop depends on the type (push
+// rules ring for invites) and the size, so a tiny text message would flatter the floor.
+// Nobody answers: the bench's sync only sees it. `sender_syncs`: alice long-polls too.
+std::vector<us> measure_hops(const std::string& url, int calls, bool sender_syncs) {
+  std::vector<us> hops;
+  matrix::Api a(url), bapi(url);
+  (void)a.login_password("alice", "bench");
+  (void)bapi.login_password("bob", "bench");
+  matrix::CreateRoomRequest req;
+  req.invite = {"@bob:localhost"};
+  auto room = a.create_room(req);
+  if (room.ok()) (void)bapi.join_room(*room);
+  std::mutex m;
+  std::condition_variable cv;
+  std::string last_seen;
+  int batches = 0, sender_batches = 0;
+  matrix::SyncLoop sync(url, bapi.access_token(), nullptr, [&](const matrix::SyncBatch& batch) {
+    std::lock_guard lock(m);
+    ++batches;
+    for (const auto& r : batch.joined)
+      for (const auto& ev : r.timeline) last_seen = ev.event_id;
+    cv.notify_all();
+  });
+  matrix::SyncLoop sender_sync(url, a.access_token(), nullptr, [&](const matrix::SyncBatch&) {
+    std::lock_guard lock(m);
+    ++sender_batches;
+    cv.notify_all();
+  });
+  (void)sync.start();
+  if (sender_syncs) (void)sender_sync.start();
+  {
+    std::unique_lock lock(m);  // the initial syncs are done before the first measurement
+    cv.wait_for(lock, std::chrono::seconds(10), [&] { return batches > 0 && (!sender_syncs || sender_batches > 0); });
+  }
+  for (int i = 0; i < calls && room.ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // both long-polls parked again
+    const auto t0 = Clock::now();
+    const nlohmann::json invite = {{"call_id", "benchhop" + std::to_string(i) + (sender_syncs ? "s" : "")},
+                                   {"party_id", "BENCH"}, {"version", "1"}, {"lifetime", 60000},
+                                   {"offer", {{"type", "offer"}, {"sdp", std::string(3000, 'x')}}}};
+    auto ev = a.send_event(*room, "m.call.invite", invite, matrix::new_txn_id());
+    if (!ev.ok()) break;
+    std::unique_lock lock(m);
+    if (cv.wait_for(lock, std::chrono::seconds(10), [&] { return last_seen == *ev; }))
+      hops.push_back(std::chrono::duration_cast<us>(Clock::now() - t0));
+  }
+  sync.stop();
+  sender_sync.stop();
+  return hops;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -201,48 +253,11 @@ int main(int argc, char** argv) {
 
   const std::vector<us> jsdk = measure_jsdk(hs->base_url(), calls);
 
-  // One homeserver hop: event sent -> seen in the other's /sync.
-  std::vector<us> hops;
-  {
-    matrix::Api a(hs->base_url()), bapi(hs->base_url());
-    (void)a.login_password("alice", "bench");
-    (void)bapi.login_password("bob", "bench");
-    matrix::CreateRoomRequest req;
-    req.invite = {"@bob:localhost"};
-    auto room = a.create_room(req);
-    if (room.ok()) (void)bapi.join_room(*room);
-    std::mutex m;
-    std::condition_variable cv;
-    std::string last_seen;
-    int batches = 0;
-    matrix::SyncLoop sync(hs->base_url(), bapi.access_token(), nullptr, [&](const matrix::SyncBatch& batch) {
-      std::lock_guard lock(m);
-      ++batches;
-      for (const auto& r : batch.joined)
-        for (const auto& ev : r.timeline) last_seen = ev.event_id;
-      cv.notify_all();
-    });
-    (void)sync.start();
-    {
-      std::unique_lock lock(m);  // the initial sync is done before the first measurement
-      cv.wait_for(lock, std::chrono::seconds(10), [&] { return batches > 0; });
-    }
-    for (int i = 0; i < calls && room.ok(); ++i) {
-      const auto t0 = Clock::now();
-      // A real m.call.invite as large as an Opus offer with candidates (~3 KB): Synapse's work
-      // for a hop depends on the type (push rules ring for invites) and the size, so a tiny
-      // text message would flatter the floor. Nobody answers: the bench's sync only sees it.
-      const nlohmann::json invite = {{"call_id", "benchhop" + std::to_string(i)}, {"party_id", "BENCH"},
-                                     {"version", "1"}, {"lifetime", 60000},
-                                     {"offer", {{"type", "offer"}, {"sdp", std::string(3000, 'x')}}}};
-      auto ev = a.send_event(*room, "m.call.invite", invite, matrix::new_txn_id());
-      if (!ev.ok()) break;
-      std::unique_lock lock(m);
-      if (cv.wait_for(lock, std::chrono::seconds(10), [&] { return last_seen == *ev; }))
-        hops.push_back(std::chrono::duration_cast<us>(Clock::now() - t0));
-    }
-    sync.stop();
-  }
+  // One homeserver hop: event sent -> seen in the other's /sync; measured with only the
+  // receiver syncing, and with the sender syncing too (as in a call: Synapse then serves two
+  // /sync responses per event, the sender's echo and the receiver's).
+  const std::vector<us> hops = measure_hops(hs->base_url(), calls, false);
+  const std::vector<us> hops_both = measure_hops(hs->base_url(), calls, true);
   (void)hs->stop();
 
   // The floor.
@@ -259,20 +274,24 @@ int main(int argc, char** argv) {
 
   const double js = median_ms(jsdk);
   const double mx = median_ms(setup), mx_default = median_ms(dflt.setup), hop = median_ms(hops), fl = median_ms(floor);
+  const double hop_both = median_ms(hops_both);
   const double cpu_per_call = dflt.cpu;
   const long rss_in_call = dflt.rss_kb;
   std::printf("\nmxcall call setup benchmark (%d calls each, medians, loopback)\n", calls);
   std::printf("  mxcall -> mxcall  invite -> first audio at callee : %8.1f ms (jitterbuffer 50 ms, the default)\n", mx_default);
   std::printf("  mxcall -> mxcall  invite -> first audio at callee : %8.1f ms (jitterbuffer 20 ms, as the floor)\n", mx);
   std::printf("  js-sdk -> js-sdk  call -> audio at callee (stats)   : %8.1f ms\n", js);
-  std::printf("  homeserver hop    m.call.invite -> other's /sync : %8.1f ms\n", hop);
+  std::printf("  homeserver hop    m.call.invite -> other's /sync : %8.1f ms (only the receiver syncs)\n", hop);
+  std::printf("  homeserver hop    m.call.invite -> other's /sync : %8.1f ms (both sync, as in a call)\n", hop_both);
   std::printf("  floor             tuned webrtcbin pair, in-process : %8.1f ms\n", fl);
   std::printf("  ratio mxcall(20 ms) / (floor + 2 hops)             : %8.2f  (target <= 1)\n", mx / (fl + 2 * hop));
+  std::printf("  ratio mxcall(20 ms) / (floor + 2 hops, both sync)  : %8.2f\n", mx / (fl + 2 * hop_both));
   std::printf("  ratio mxcall(default) / js-sdk                     : %8.2f  (target <= 0.25)\n", mx_default / js);
   std::printf("  ratio mxcall / floor                               : %8.2f\n", mx / fl);
   std::printf("  CPU while one call is up (both ends, one process)  : %8.1f %% of a core\n", cpu_per_call);
   std::printf("  RSS while one call is up (both ends + engine)      : %8.1f MB\n", static_cast<double>(rss_in_call) / 1024.0);
-  nlohmann::json j = {{"calls", calls}, {"mxcall_invite_to_first_audio_ms", mx}, {"mxcall_default_latency_ms", mx_default}, {"homeserver_hop_ms", hop}, {"jsdk_to_jsdk_ms", js}, {"ratio_mxcall_vs_jsdk", mx_default / js},
+  nlohmann::json j = {{"calls", calls}, {"mxcall_invite_to_first_audio_ms", mx}, {"mxcall_default_latency_ms", mx_default}, {"homeserver_hop_ms", hop}, {"homeserver_hop_both_syncing_ms", hop_both},
+                      {"ratio_vs_floor_plus_two_hops_both_syncing", mx / (fl + 2 * hop_both)}, {"jsdk_to_jsdk_ms", js}, {"ratio_mxcall_vs_jsdk", mx_default / js},
                       {"floor_ms", fl}, {"ratio_vs_floor_plus_two_hops", mx / (fl + 2 * hop)},
                       {"cpu_percent_one_call", cpu_per_call}, {"rss_mb_one_call", static_cast<double>(rss_in_call) / 1024.0}};
   std::printf("%s\n", j.dump().c_str());

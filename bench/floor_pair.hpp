@@ -35,8 +35,8 @@ class FloorPair {
     auto a = engine_.create_peer(cfg);
     auto b = engine_.create_peer(cfg);
     if (!a.ok() || !b.ok()) return std::nullopt;
-    (void)engine_.add_track(*a, {media::MediaKind::Audio, media::StreamPurpose::UserMedia, "floora", "a", media::SourceKind::Test});
-    (void)engine_.add_track(*b, {media::MediaKind::Audio, media::StreamPurpose::UserMedia, "floorb", "b", media::SourceKind::Test});
+    (void)engine_.add_track(*a, {media::MediaKind::Audio, media::StreamPurpose::UserMedia, "floora", "a", media::SourceKind::Test, {}, 20});
+    (void)engine_.add_track(*b, {media::MediaKind::Audio, media::StreamPurpose::UserMedia, "floorb", "b", media::SourceKind::Test, {}, 20});
     const auto start = Clock::now();
     engine_.create_offer(*a);
     std::optional<std::chrono::microseconds> result;

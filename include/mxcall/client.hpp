@@ -18,6 +18,8 @@
 
 namespace mxcall {
 
+struct CallUpdate;
+
 struct ClientOptions {
   std::string homeserver;  // base URL, e.g. http://127.0.0.1:8008
   std::string user;        // localpart or full user id
@@ -53,13 +55,30 @@ struct ClientOptions {
   // On stop(): leave group calls (hang up peers, remove our member entry). Off: stop like a
   // crash would, leaving the entry to expire or to a restart to rejoin.
   bool leave_group_calls_on_stop = true;
+  // Our member entry's expires_ts is now + this (re-put at 3/4 of it, or 15 min before expiry).
+  // Others drop a device that stops refreshing (crashed, killed) once it expires.
+  std::chrono::milliseconds group_member_lifetime{3'600'000};
+  // Callbacks in place before anything runs: a group call rejoined from the store, or a call
+  // ringing in the first sync, reports before start() returns (on_update()/on_group_update()
+  // set later only see what comes after). Same threads and rules as those setters.
+  std::function<void(const CallUpdate&)> on_update;
+  std::function<void(const GroupUpdate&)> on_group_update;
 };
 
 // Transport counters, for tests and benchmarks.
 struct ClientStats {
   std::uint64_t to_device_requests = 0;  // sendToDevice requests (every attempt)
   std::uint64_t to_device_messages = 0;  // messages they carried
+  // Signalling rounds: loop turns that had to-device messages to send (each is one delivery;
+  // one request unless a device gets two messages in that turn, see to_device_outbox.hpp).
+  std::uint64_t to_device_rounds = 0;
   std::uint64_t keys_requests = 0;       // /keys/upload, query, claim
+  // The requests those rounds need: a request holds one message per device, so a round with
+  // k messages for one device needs k (to_device_requests equals this when nothing failed or
+  // was retried).
+  std::uint64_t to_device_round_layers = 0;
+  std::uint64_t keys_queries = 0;        // of those, /keys/query
+  std::uint64_t keys_claims = 0;         // of those, /keys/claim
 };
 
 // Something that happened to a call, flattened for apps.

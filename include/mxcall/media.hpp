@@ -71,6 +71,11 @@ struct TrackSpec {
   std::string stream_id;  // the msid stream id announced in SDP and in sdp_stream_metadata
   std::string track_id;
   SourceKind source = SourceKind::Test;
+  // Not empty: the track is encoded once for every peer connection whose track has the same
+  // key (and kind and source): a group call's local stream. Empty: this peer's own encoder.
+  std::string shared_source;
+  // Opus frame duration of a shared audio source (20, 40 or 60 ms; its first track decides).
+  int audio_frame_ms = 20;
 };
 
 enum class IceState { New, Checking, Connected, Completed, Failed, Disconnected, Closed };
@@ -88,6 +93,9 @@ struct KindStats {
   std::uint64_t packets_received = 0;
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_received = 0;
+  // Peer connections the encoder of our sending track of this kind feeds: 1 for a track with
+  // its own encoder, more for a shared source (TrackSpec::shared_source), 0 without one.
+  std::uint32_t encoder_fanout = 0;
 };
 
 struct PeerStats {

@@ -43,7 +43,8 @@ Json summary_json(const CallSummary& s) {
             {"invite_to_ice_connected", ms(s.invite_to_ice_connected)},
             {"invite_to_first_audio", ms(s.invite_to_first_audio)}}},
           {"audio", stats_json(s.stats.audio)},
-          {"video", stats_json(s.stats.video)}};
+          {"video", stats_json(s.stats.video)},
+          {"ice", ice_json(s.stats)}};
 }
 
 std::string describe(const CallUpdate& u) {

@@ -49,4 +49,10 @@ Json stats_json(const media::KindStats& k) {
           {"bytes_sent", k.bytes_sent}, {"bytes_received", k.bytes_received}};
 }
 
+Json ice_json(const media::PeerStats& s) {
+  return {{"ice_generation", s.ice_generation},
+          {"local_candidates", s.local_candidates},
+          {"media_timeouts", s.media_timeouts}};
+}
+
 }  // namespace mxcall::cli

@@ -73,5 +73,8 @@ struct Signals {
 };
 
 Json stats_json(const media::KindStats& k);
+// The path's recovery history: ICE agents used (1 + restarts), the current agent's candidates,
+// and how often the media watchdog found the path dead.
+Json ice_json(const media::PeerStats& s);
 
 }  // namespace mxcall::cli

@@ -101,12 +101,13 @@ Json run_mesh_demo(homeserver::LocalSynapse& synapse, const MeshDemo& demo) {
 
   Json pairs = Json::array();
   bool ok = all;
-  std::uint64_t requests = 0, messages = 0;
+  std::uint64_t requests = 0, messages = 0, rounds = 0;
   for (const auto& c : clients) {
     auto s = c->group_summary(*room);
     const auto st = c->stats();
     requests += st.to_device_requests;
     messages += st.to_device_messages;
+    rounds += st.to_device_rounds;
     if (!s) continue;
     for (const auto& p : s->peers) {
       if (c->user_id() > p.user_id) continue;  // each pair once, from its smaller side
@@ -125,6 +126,7 @@ Json run_mesh_demo(homeserver::LocalSynapse& synapse, const MeshDemo& demo) {
           {"all_connected_ms", all ? Json(all_connected_ms) : Json(nullptr)},
           {"to_device_requests", requests},
           {"to_device_messages", messages},
+          {"to_device_rounds", rounds},
           {"pairs", pairs}};
 }
 

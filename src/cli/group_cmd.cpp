@@ -15,6 +15,7 @@ struct GroupArgs : ClientArgs {
   bool video = false;
   bool json = false;
   bool plaintext = false;
+  double member_lifetime_s = 3600;
 };
 
 std::string describe(const GroupUpdate& u) {
@@ -50,16 +51,21 @@ Json summary_json(const GroupCallSummary& s, const ClientStats& st) {
   for (const auto& p : s.peers)
     peers.push_back({{"user_id", p.user_id}, {"device_id", p.device_id}, {"call_id", p.call_id},
                      {"connected", p.connected}, {"setup_ms", ms(p.setup)}, {"first_audio_ms", ms(p.first_audio)},
-                     {"audio", stats_json(p.stats.audio)}, {"video", stats_json(p.stats.video)}});
+                     {"audio", stats_json(p.stats.audio)}, {"video", stats_json(p.stats.video)},
+                     {"ice", ice_json(p.stats)}});
   return {{"event", "summary"}, {"room_id", s.room_id}, {"conf_id", s.conf_id}, {"peers", peers},
-          {"to_device_requests", st.to_device_requests}, {"to_device_messages", st.to_device_messages}};
+          {"to_device_requests", st.to_device_requests}, {"to_device_messages", st.to_device_messages},
+          {"to_device_rounds", st.to_device_rounds}};
 }
 
 int run_group(const GroupArgs& a) {
   Signals signals;
   Printer out(a.json);
   ClientArgs ca = a;
-  auto client = start_client(ca, true, [&](ClientOptions& o) { o.allow_plaintext_to_device = a.plaintext; });
+  auto client = start_client(ca, true, [&](ClientOptions& o) {
+    o.allow_plaintext_to_device = a.plaintext;
+    o.group_member_lifetime = std::chrono::milliseconds(static_cast<long>(a.member_lifetime_s * 1000));
+  });
   if (!client.ok()) {
     std::cerr << "mxcall: " << client.error().describe() << "\n";
     return 1;
@@ -126,6 +132,10 @@ void add_group_command(CLI::App& app, Action& action) {
   cmd->add_flag("--json", args->json, "One JSON object per line");
   cmd->add_flag("--plaintext", args->plaintext, "Allow plaintext to-device signalling (for peers without olm)");
   cmd->add_option("--duration", args->duration_s, "Seconds to stay in the call")->capture_default_str();
+  cmd->add_option("--member-lifetime", args->member_lifetime_s,
+                  "Seconds our member entry stays valid without a refresh (others drop us that long after a crash)")
+      ->check(CLI::Range(1.0, 7 * 24 * 3600.0))
+      ->capture_default_str();
   cmd->callback([&action, args] {
     if (args->room.empty() && !args->create) throw CLI::ValidationError("--room or --create is required");
     action = [args] { return run_group(*args); };

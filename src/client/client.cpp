@@ -65,6 +65,8 @@ Result<std::unique_ptr<Client>> Client::start(ClientOptions options) {
   auto impl = std::make_unique<Impl>();
   Impl& m = *impl;
   m.options = std::move(options);
+  m.callback = m.options.on_update;
+  m.group_callback = m.options.on_group_update;
   auto store = store::Store::open(m.options.store);
   if (!store.ok()) return store.error();
   m.store = std::shared_ptr<store::Store>(std::move(store).value().release());

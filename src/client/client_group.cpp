@@ -27,6 +27,8 @@ struct Counters {
   std::atomic<std::uint64_t>& to_device_requests;
   std::atomic<std::uint64_t>& to_device_messages;
   std::atomic<std::uint64_t>& keys_requests;
+  std::atomic<std::uint64_t>& keys_queries;
+  std::atomic<std::uint64_t>& keys_claims;
 };
 
 void count_request(Counters m, const matrix::HttpRequest& req) {
@@ -38,6 +40,8 @@ void count_request(Counters m, const matrix::HttpRequest& req) {
         if (devices.is_object()) m.to_device_messages += devices.size();
   } else if (req.url.find("/keys/") != std::string::npos) {
     ++m.keys_requests;
+    if (req.url.find("/keys/query") != std::string::npos) ++m.keys_queries;
+    if (req.url.find("/keys/claim") != std::string::npos) ++m.keys_claims;
   }
 }
 
@@ -62,9 +66,9 @@ Status Client::Impl::start_group_calls(const core::CallConfig& call) {
   to.accept_plaintext = options.allow_plaintext_to_device;
   recv_api = std::make_unique<matrix::Api>(options.homeserver);
   recv_api->set_access_token(session.access_token);
-  recv_api->set_observer([this](const matrix::HttpRequest& r, const matrix::HttpResponse&) { count_request({to_device_requests, to_device_messages, keys_requests}, r); });
+  recv_api->set_observer([this](const matrix::HttpRequest& r, const matrix::HttpResponse&) { count_request({to_device_requests, to_device_messages, keys_requests, keys_queries, keys_claims}, r); });
   olm_recv = std::make_unique<client::OlmToDevice>(*recv_api, *olm, to);
-  sender->set_observer([this](const matrix::HttpRequest& r, const matrix::HttpResponse&) { count_request({to_device_requests, to_device_messages, keys_requests}, r); });
+  sender->set_observer([this](const matrix::HttpRequest& r, const matrix::HttpResponse&) { count_request({to_device_requests, to_device_messages, keys_requests, keys_queries, keys_claims}, r); });
   outbox = std::make_unique<client::ToDeviceOutbox>(
       *sender, [this](matrix::Api& a, std::vector<client::OutgoingToDevice> messages) {
         return deliver(a, std::move(messages));
@@ -77,6 +81,7 @@ Status Client::Impl::start_group_calls(const core::CallConfig& call) {
   settings.own_device_id = session.device_id;
   settings.call = call;
   settings.require_encryption = !options.allow_plaintext_to_device;
+  settings.member_lifetime = options.group_member_lifetime;
   client::GroupDriver::Ports ports;
   ports.put_state = [this](const std::string& room, const std::string& type, const std::string& state_key,
                            const nlohmann::json& content, std::function<void(const Status&)> done) {
@@ -87,6 +92,7 @@ Status Client::Impl::start_group_calls(const core::CallConfig& call) {
   };
   ports.send_to_device = [this](client::OutgoingToDevice m) { outbox->add(std::move(m)); };
   ports.flush_to_device = [this] {
+    count_round(outbox->pending());
     outbox->flush([](client::DeliveryReport report) {
       if (!report.failed.empty())
         MXLOG_WARN("client: {} to-device messages were not delivered: {}", report.failed.size(),
@@ -98,6 +104,17 @@ Status Client::Impl::start_group_calls(const core::CallConfig& call) {
   ports.engine = engine.get();
   ports.store = store.get();
   ports.notify = [this](const GroupUpdate& u) { notify_group(u); };
+  ports.prefetch_keys = [this](std::vector<core::DeviceKey> devices, std::vector<core::DeviceKey> claim) {
+    if (options.allow_plaintext_to_device) return;
+    sender->submit([this, devices = std::move(devices), claim = std::move(claim)](matrix::Api& a) {
+      ensure_olm_send(a);
+      std::vector<crypto::DeviceRef> d, c;
+      for (const auto& [user, device] : devices) d.push_back({user, device});
+      for (const auto& [user, device] : claim) c.push_back({user, device});
+      if (auto st = olm_send->prefetch(d, c); !st.ok())
+        MXLOG_INFO("client: fetching keys ahead failed ({}); the send will try again", st.error().describe());
+    });
+  };
   group = std::make_unique<client::GroupDriver>(std::move(settings), std::move(ports));
 
   // Device and one-time keys go up before anyone needs to reach us.
@@ -132,6 +149,18 @@ client::DeliveryReport Client::Impl::deliver(matrix::Api& a, std::vector<client:
     report.status = problem.error;
   }
   return report;
+}
+
+void Client::Impl::count_round(const std::vector<client::OutgoingToDevice>& messages) {
+  if (messages.empty()) return;
+  ++to_device_rounds;
+  if (options.allow_plaintext_to_device) {  // one request per event type and layer
+    std::map<std::string, std::vector<client::OutgoingToDevice>> by_type;
+    for (const auto& m : messages) by_type[m.type].push_back(m);
+    for (const auto& [type, list] : by_type) to_device_round_layers += client::most_per_device(list);
+  } else {
+    to_device_round_layers += client::most_per_device(messages);  // everything is m.room.encrypted
+  }
 }
 
 std::vector<client::InboundSignal> Client::Impl::decrypt_to_device(const matrix::SyncBatch& batch) {
@@ -183,17 +212,14 @@ void Client::Impl::rejoin_group_calls() {
     return;
   }
   for (const auto& c : *calls) {
-    GroupCallOptions o;
-    o.video = c.video;
-    o.audio_muted = c.audio_muted;
-    o.create_if_missing = false;
-    auto joined = loop->call([&] { return group->join(c.room_id, o, now()); });
-    if (joined.ok()) {
-      MXLOG_INFO("client: rejoined the group call {} in {} from the store", *joined, c.room_id);
-    } else {
-      MXLOG_INFO("client: not rejoining {}: {}", c.room_id, joined.error().describe());
-      (void)store->remove_group_call(c.room_id);
-    }
+    auto peer_calls = store->load_group_peer_calls(c.room_id);
+    if (!peer_calls.ok())
+      MXLOG_WARN("client: reading the peer calls in {} from the store failed: {}", c.room_id,
+                 peer_calls.error().describe());
+    const std::vector<store::GroupPeerCall> none;
+    auto joined = loop->call([&] { return group->rejoin(c, peer_calls.ok() ? *peer_calls : none, now()); });
+    if (joined.ok()) MXLOG_INFO("client: rejoined the group call {} in {} from the store", *joined, c.room_id);
+    else MXLOG_INFO("client: not rejoining {}: {}", c.room_id, joined.error().describe());
   }
 }
 
@@ -280,7 +306,15 @@ bool Client::wait_joined(const std::string& room_id, std::chrono::milliseconds t
 }
 
 ClientStats Client::stats() const {
-  return {impl_->to_device_requests.load(), impl_->to_device_messages.load(), impl_->keys_requests.load()};
+  ClientStats s;
+  s.to_device_requests = impl_->to_device_requests.load();
+  s.to_device_messages = impl_->to_device_messages.load();
+  s.to_device_rounds = impl_->to_device_rounds.load();
+  s.to_device_round_layers = impl_->to_device_round_layers.load();
+  s.keys_requests = impl_->keys_requests.load();
+  s.keys_queries = impl_->keys_queries.load();
+  s.keys_claims = impl_->keys_claims.load();
+  return s;
 }
 
 }  // namespace mxcall

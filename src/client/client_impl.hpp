@@ -53,7 +53,11 @@ struct Client::Impl {
   std::function<void(const GroupUpdate&)> group_callback;  // under callback_mutex
   std::atomic<std::uint64_t> to_device_requests{0};
   std::atomic<std::uint64_t> to_device_messages{0};
+  std::atomic<std::uint64_t> to_device_rounds{0};
   std::atomic<std::uint64_t> keys_requests{0};
+  std::atomic<std::uint64_t> to_device_round_layers{0};
+  std::atomic<std::uint64_t> keys_queries{0};
+  std::atomic<std::uint64_t> keys_claims{0};
   std::int64_t last_otk_count = -1;  // sync thread
   std::mutex callback_mutex;
   std::function<void(const CallUpdate&)> callback;
@@ -79,6 +83,7 @@ struct Client::Impl {
   void rejoin_group_calls();
   void leave_group_calls();  // loop thread
   void notify_group(const GroupUpdate& u);
+  void count_round(const std::vector<client::OutgoingToDevice>& messages);  // loop thread, at a flush
   client::DeliveryReport deliver(matrix::Api& api, std::vector<client::OutgoingToDevice> messages);  // sender thread
 
   void notify(const CallUpdate& u) {

@@ -46,6 +46,7 @@ void GroupDriver::on_room_event(const matrix::RoomEvent& ev, core::TimePoint now
     if (!content) kept.terminated = true;
     rooms_[ev.room_id].calls[*ev.state_key] = {ev.origin_server_ts, kept};
     feed(ev.room_id, core::CallStateEvent{*ev.state_key, content}, now);
+    check_convergence(ev.room_id);
   } else if (ev.type == events::type::kGroupCallMember) {
     // One event per user, written by that user: anyone else's is a forgery (or an admin's
     // mistake) and must not add or remove that user's devices.
@@ -95,23 +96,14 @@ bool GroupDriver::on_media_event(const media::MediaEvent& ev, core::TimePoint no
   return true;
 }
 
-std::optional<std::string> GroupDriver::live_conf_id(const std::string& room_id) const {
-  auto r = rooms_.find(room_id);
-  if (r == rooms_.end()) return std::nullopt;
-  // The newest call that is not terminated (as js-sdk picks).
-  std::optional<std::string> best;
-  std::int64_t best_ts = 0;
-  for (const auto& [conf, entry] : r->second.calls)
-    if (!entry.second.terminated && (!best || entry.first > best_ts)) {
-      best = conf;
-      best_ts = entry.first;
-    }
-  return best;
+Result<std::string> GroupDriver::join(const std::string& room_id, const GroupCallOptions& options, core::TimePoint now) {
+  return join_conf(room_id, options, std::nullopt, now);
 }
 
-Result<std::string> GroupDriver::join(const std::string& room_id, const GroupCallOptions& options, core::TimePoint now) {
+Result<std::string> GroupDriver::join_conf(const std::string& room_id, const GroupCallOptions& options,
+                                           const std::optional<std::string>& wanted, core::TimePoint now) {
   if (auto it = active_.find(room_id); it != active_.end()) return it->second.call->config().conf_id;
-  auto conf = live_conf_id(room_id);
+  auto conf = wanted ? wanted : live_conf_id(room_id);
   if (!conf && !options.create_if_missing)
     return Error::make(ErrorKind::InvalidArgument, "no group call runs in " + room_id);
   core::GroupCallConfig cfg;
@@ -121,9 +113,11 @@ Result<std::string> GroupDriver::join(const std::string& room_id, const GroupCal
   cfg.own_device_id = settings_.own_device_id;
   cfg.own_session_id = random_id(10);  // a new session per join: peers drop what was before
   cfg.call = settings_.call;
+  cfg.call.audio_frame_ms = options.audio_frame_ms;
   cfg.video = options.video;
   cfg.start_audio_muted = options.audio_muted;
   cfg.require_encryption = settings_.require_encryption;
+  cfg.member_lifetime = settings_.member_lifetime;
   cfg.random_seed = std::random_device{}() ^ (static_cast<std::uint64_t>(std::random_device{}()) << 32);
   Active a;
   a.call = std::make_unique<core::GroupCall>(cfg);
@@ -172,6 +166,7 @@ void GroupDriver::feed(const std::string& room_id, const core::GroupInput& input
 }
 
 std::optional<core::TimePoint> GroupDriver::turn(core::TimePoint now) {
+  move_calls(now);
   const std::int64_t unix_ms = ports_.unix_ms();
   std::vector<std::string> done;
   for (auto& [room_id, a] : active_) {
@@ -182,6 +177,8 @@ std::optional<core::TimePoint> GroupDriver::turn(core::TimePoint now) {
       perform(room_id, a, *out, now);
     }
     if (left) done.push_back(room_id);  // Leave hung up and closed every peer call at once
+    else save_wire_calls(room_id, a);   // before the delivery: a crash after it knows the seqs
+    if (!left) prefetch_new(a);          // ahead of this turn's delivery (the sender is one FIFO)
   }
   // One signalling round, one delivery: while another peer call is still making its
   // description (its invite or answer is due within the gather wait), hold what we have.
@@ -215,8 +212,12 @@ void GroupDriver::perform(const std::string& room_id, Active& a, const core::Gro
             ports_.send_to_device(
                 {s.user_id, s.device_id, std::string(events::event_type(s.envelope.event)), events::to_content(s.envelope)});
             unflushed_ = true;
+            track_send(a, s);
           },
           [&](const core::PutMemberState& m) {
+            // What we wrote is the newest we know of our user's entries until the echo: a call
+            // we join next (moving from a losing one) builds on it.
+            if (m.state_key == settings_.own_user_id) rooms_[m.room_id].members[m.state_key] = m.content;
             ports_.put_state(m.room_id, std::string(events::type::kGroupCallMember), m.state_key,
                              events::to_content(m.content), [room = m.room_id](const Status& st) {
                                if (!st.ok())
@@ -224,6 +225,7 @@ void GroupDriver::perform(const std::string& room_id, Active& a, const core::Gro
                              });
           },
           [&](const core::PutCallState& c) {
+            if (!c.content.terminated) a.created = true;
             ports_.put_state(c.room_id, std::string(events::type::kGroupCall), c.state_key, events::to_content(c.content),
                              [room = c.room_id](const Status& st) {
                                if (!st.ok())
@@ -281,7 +283,14 @@ void GroupDriver::on_peer_note(const std::string& room_id, Active& a, const core
   GroupPeerSummary& peer = a.peers[{p.user_id, p.device_id}];
   peer.user_id = p.user_id;
   peer.device_id = p.device_id;
-  peer.call_id = p.call_id;
+  const bool ended = std::holds_alternative<core::note::Ended>(p.note);
+  if (peer.call_id != p.call_id && !ended) {  // a new call with this device: its own progress
+    peer.call_id = p.call_id;
+    peer.connected = false;
+    peer.setup.reset();
+    peer.first_audio.reset();
+  }
+  if (ended && peer.call_id == p.call_id) peer.connected = false;
   GroupUpdate u;
   u.room_id = room_id;
   u.conf_id = a.call->config().conf_id;
@@ -304,6 +313,7 @@ void GroupDriver::on_peer_note(const std::string& room_id, Active& a, const core
                    update(u);
                  },
                  [&](const core::note::Ended& e) {
+                   track_end(a, p.call_id);
                    u.kind = GroupUpdate::Kind::PeerEnded;
                    u.reason = e.reason;
                    update(u);

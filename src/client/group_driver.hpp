@@ -16,6 +16,7 @@
 #include "client/peer_table.hpp"
 #include "client/to_device_outbox.hpp"
 #include "core/group_call.hpp"
+#include "core/group_choice.hpp"
 #include "mxcall/group_call.hpp"
 #include "mxcall/matrix/sync.hpp"
 #include "mxcall/store.hpp"
@@ -44,12 +45,16 @@ class GroupDriver {
     media::MediaEngine* engine = nullptr;
     store::Store* store = nullptr;  // ongoing calls are kept here when set
     std::function<void(const GroupUpdate&)> notify;
+    // Fetch ahead the olm keys of these devices, and claim one-time keys for `claim` (the
+    // devices we call): runs before the turn's to-device delivery. Unset: nothing prefetched.
+    std::function<void(std::vector<core::DeviceKey> devices, std::vector<core::DeviceKey> claim)> prefetch_keys;
   };
   struct Settings {
     std::string own_user_id;
     std::string own_device_id;
     core::CallConfig call;  // template of the peer calls
     bool require_encryption = true;
+    core::Duration member_lifetime{3'600'000};  // our member entry's expiry
     core::Duration flush_window{100};
   };
 
@@ -64,8 +69,13 @@ class GroupDriver {
   // True when the event belonged to one of our peer calls.
   bool on_media_event(const media::MediaEvent& ev, core::TimePoint now);
 
-  // Joins the room's call (the newest live one) or starts one; returns its conf id.
+  // Joins the room's call (the one core::choose_call picks) or starts one; returns its conf id.
   Result<std::string> join(const std::string& room_id, const GroupCallOptions& options, core::TimePoint now);
+  // After a restart: ends the peer calls the stored session had (core/group_restore.hpp), then
+  // rejoins the stored call with a new session if it is still live (else removes our stale
+  // member entry). Reads only the store and the restored room state: no history is fetched.
+  Result<std::string> rejoin(const store::OngoingGroupCall& call, const std::vector<store::GroupPeerCall>& peer_calls,
+                             core::TimePoint now);
   Status leave(const std::string& room_id, core::TimePoint now);
   Status set_muted(const std::string& room_id, media::MediaKind kind, bool muted, core::TimePoint now);
   Status set_video(const std::string& room_id, bool enabled, core::TimePoint now);
@@ -77,7 +87,7 @@ class GroupDriver {
 
   std::optional<GroupCallSummary> summary(const std::string& room_id) const;
   std::vector<std::string> rooms_in_call() const;
-  // The newest call event of the room that is not terminated.
+  // The room's call: the newest call event that is not terminated (core::choose_call).
   std::optional<std::string> live_conf_id(const std::string& room_id) const;
 
  private:
@@ -89,6 +99,13 @@ class GroupDriver {
     std::unique_ptr<core::GroupCall> call;
     GroupCallOptions options;
     std::map<core::DeviceKey, GroupPeerSummary> peers;  // by remote device; call_id is the latest
+    bool created = false;                 // we wrote the call event when joining
+    std::optional<std::string> move_to;   // our call lost to this one (group_driver_converge.cpp)
+    // Peer calls as they went out on the wire (store group_peer_calls), by call id.
+    std::map<std::string, store::GroupPeerCall> wire_calls;
+    std::set<std::string> ended_calls;
+    bool wire_dirty = false;
+    std::set<core::DeviceKey> prefetched;  // devices whose keys were fetched ahead
   };
 
   void feed(const std::string& room_id, const core::GroupInput& input, core::TimePoint now);
@@ -96,6 +113,19 @@ class GroupDriver {
   void on_peer_note(const std::string& room_id, Active& a, const core::gnote::Peer& p);
   void update(GroupUpdate u) { if (ports_.notify) ports_.notify(u); }
   void remember(const std::string& room_id, const Active& a);
+  Result<std::string> join_conf(const std::string& room_id, const GroupCallOptions& options,
+                                const std::optional<std::string>& conf, core::TimePoint now);
+
+  // group_driver_converge.cpp
+  core::CallChoice choice(const std::string& room_id) const;
+  void check_convergence(const std::string& room_id);
+  void move_calls(core::TimePoint now);
+
+  // group_driver_restart.cpp
+  void track_send(Active& a, const core::SendToDevice& s);
+  void track_end(Active& a, const std::string& call_id);
+  void save_wire_calls(const std::string& room_id, Active& a);
+  void prefetch_new(Active& a);
   bool descriptions_pending() const;
 
   Settings settings_;

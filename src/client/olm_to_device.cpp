@@ -81,6 +81,50 @@ Status OlmToDevice::query(const std::vector<std::string>& users) {
   return ok_status();
 }
 
+std::optional<Error> OlmToDevice::query_missing(const std::vector<DeviceRef>& devices) {
+  // One /keys/query: users never fetched or outdated, and users with a device we do not know.
+  std::vector<std::string> users;
+  for (const auto& ref : devices)
+    if (std::find(users.begin(), users.end(), ref.user_id) == users.end()) users.push_back(ref.user_id);
+  std::vector<std::string> to_query = machine_.users_needing_query(users);
+  for (const auto& ref : devices) {
+    if (std::find(to_query.begin(), to_query.end(), ref.user_id) != to_query.end()) continue;
+    if (!machine_.device(ref) && may_requery(ref.user_id)) to_query.push_back(ref.user_id);
+  }
+  if (to_query.empty()) return std::nullopt;
+  if (auto queried = query(to_query); !queried) return std::move(queried).error();
+  return std::nullopt;
+}
+
+std::vector<DeviceProblem> OlmToDevice::claim(const std::vector<DeviceRef>& devices) {
+  std::vector<DeviceProblem> failed;
+  if (devices.empty()) return failed;
+  json wanted = json::object();
+  for (const auto& ref : devices) wanted[ref.user_id][ref.device_id] = "signed_curve25519";
+  auto answer = api_.keys_claim(json{{"one_time_keys", wanted}, {"timeout", options_.keys_timeout.count()}});
+  if (!answer) {
+    for (const auto& ref : devices) failed.push_back({ref, answer.error()});
+    return failed;
+  }
+  return machine_.apply_keys_claim(*answer, devices).failed;
+}
+
+Status OlmToDevice::prefetch(const std::vector<DeviceRef>& devices, const std::vector<DeviceRef>& claim_for) {
+  std::vector<DeviceRef> all = devices;
+  for (const auto& ref : claim_for)
+    if (std::find(all.begin(), all.end(), ref) == all.end()) all.push_back(ref);
+  std::optional<Error> query_error = query_missing(all);
+  std::vector<DeviceRef> to_claim;
+  for (const auto& ref : claim_for)
+    if (machine_.device(ref) && !machine_.has_session(ref)) to_claim.push_back(ref);
+  const auto failed = claim(to_claim);
+  MXLOG_DEBUG("olm: prefetched keys of {} devices; {} sessions claimed, {} failed", all.size(),
+              to_claim.size() - failed.size(), failed.size());
+  if (query_error) return *query_error;
+  if (!failed.empty()) return failed.front().error;
+  return ok_status();
+}
+
 Result<SendReport> OlmToDevice::send(const std::vector<OutgoingToDevice>& messages) {
   SendReport report;
   std::set<DeviceRef> failed;
@@ -101,22 +145,13 @@ Result<SendReport> OlmToDevice::send(const std::vector<OutgoingToDevice>& messag
     by_device[ref].push_back(&m);
   }
 
-  // One /keys/query: users never fetched or outdated, and users with a device we do not know.
-  std::vector<std::string> users;
-  for (const auto& [ref, _] : by_device)
-    if (users.empty() || users.back() != ref.user_id) users.push_back(ref.user_id);
-  std::vector<std::string> to_query = machine_.users_needing_query(users);
-  for (const auto& [ref, _] : by_device) {
-    if (std::find(to_query.begin(), to_query.end(), ref.user_id) != to_query.end()) continue;
-    if (!machine_.device(ref) && may_requery(ref.user_id)) to_query.push_back(ref.user_id);
-  }
-  std::optional<Error> query_error;
-  if (!to_query.empty())
-    if (auto queried = query(to_query); !queried) query_error = std::move(queried).error();
+  std::vector<DeviceRef> devices;
+  for (const auto& [ref, _] : by_device) devices.push_back(ref);
+  const std::optional<Error> query_error = query_missing(devices);
 
   // One /keys/claim for every known device without a usable session.
   std::vector<DeviceRef> to_claim;
-  for (const auto& [ref, _] : by_device) {
+  for (const auto& ref : devices) {
     if (!machine_.device(ref)) {
       fail(ref, query_error ? *query_error
                             : crypto::crypto_error(crypto::reason::kUnknownDevice, "the server lists no such device"));
@@ -124,17 +159,7 @@ Result<SendReport> OlmToDevice::send(const std::vector<OutgoingToDevice>& messag
       to_claim.push_back(ref);
     }
   }
-  if (!to_claim.empty()) {
-    json wanted = json::object();
-    for (const auto& ref : to_claim) wanted[ref.user_id][ref.device_id] = "signed_curve25519";
-    auto answer = api_.keys_claim(json{{"one_time_keys", wanted}, {"timeout", options_.keys_timeout.count()}});
-    if (!answer) {
-      for (const auto& ref : to_claim) fail(ref, answer.error());
-    } else {
-      for (auto& problem : machine_.apply_keys_claim(*answer, to_claim).failed)
-        fail(problem.device, std::move(problem.error));
-    }
-  }
+  for (auto& problem : claim(to_claim)) fail(problem.device, std::move(problem.error));
 
   // The k-th message for a device goes in request k: one content per device per request.
   std::vector<matrix::ToDeviceBatch> rounds;

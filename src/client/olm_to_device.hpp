@@ -2,7 +2,8 @@
 // Synchronous; meant for the client's sender thread (one Api, one thread at a time). The
 // machine itself may be shared with other threads.
 //
-// Request budget: send() makes at most one /keys/query, at most one /keys/claim and one
+// Request budget: prefetch() makes at most one /keys/query and one /keys/claim;
+// send() makes at most one /keys/query, at most one /keys/claim and one
 // sendToDevice (one more per extra message to the same device in the same call); receive()
 // makes at most one /keys/query (plus one /keys/claim and one sendToDevice when a wedged
 // session has to be replaced, VOIP_PROTOCOL 2.7).
@@ -64,6 +65,13 @@ class OlmToDevice {
   // SendReport::failed; the rest are still sent. An Error only when a sendToDevice failed.
   Result<SendReport> send(const std::vector<OutgoingToDevice>& messages);
 
+  // What send() would fetch for these devices, ahead of it (a group call's join): one
+  // /keys/query for the users never fetched, outdated or with a device we do not know, and one
+  // /keys/claim for the `claim_for` devices that are known and have no session. Devices that
+  // will message us first need no claim (their pre-key message brings the session). Whatever
+  // fails is tried again by send(); the first error is returned.
+  Status prefetch(const std::vector<crypto::DeviceRef>& devices, const std::vector<crypto::DeviceRef>& claim_for);
+
   // An inbound to-device event: m.room.encrypted is decrypted and checked (the sender's keys
   // are fetched first when unknown); anything else is refused unless accept_plaintext.
   Result<crypto::Decrypted> receive(const matrix::ToDeviceEvent& event);
@@ -73,6 +81,10 @@ class OlmToDevice {
 
  private:
   Status query(const std::vector<std::string>& users);
+  // One /keys/query for what `devices` lack (nothing when all are known): its error, if any.
+  std::optional<Error> query_missing(const std::vector<crypto::DeviceRef>& devices);
+  // One /keys/claim for `devices` (none when empty): the devices that got no session.
+  std::vector<crypto::DeviceProblem> claim(const std::vector<crypto::DeviceRef>& devices);
   bool may_requery(const std::string& user) const;
   void unwedge();
 

@@ -1,5 +1,6 @@
 #include "client/to_device_outbox.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "util/logging.hpp"
@@ -24,6 +25,13 @@ std::vector<std::vector<OutgoingToDevice>> split_one_per_device(std::vector<Outg
     layers[k++].push_back(std::move(m));
   }
   return layers;
+}
+
+std::size_t most_per_device(const std::vector<OutgoingToDevice>& messages) {
+  std::map<std::pair<std::string, std::string>, std::size_t> per_device;
+  std::size_t most = 0;
+  for (const auto& m : messages) most = std::max(most, ++per_device[{m.user_id, m.device_id}]);
+  return most;
 }
 
 DeliveryReport deliver_plaintext(matrix::Api& api, std::vector<OutgoingToDevice> messages) {

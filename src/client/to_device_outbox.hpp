@@ -33,6 +33,7 @@ class ToDeviceOutbox {
 
   void add(OutgoingToDevice message) { pending_.push_back(std::move(message)); }
   bool empty() const { return pending_.empty(); }
+  const std::vector<OutgoingToDevice>& pending() const { return pending_; }
   // One delivery job for everything added since the last flush; nothing when empty.
   void flush(Done done = {});
 
@@ -46,6 +47,8 @@ class ToDeviceOutbox {
 // layers (the first message of each device, then the second...), keeping each device's order.
 // A signalling round that sends one message per peer is one layer.
 std::vector<std::vector<OutgoingToDevice>> split_one_per_device(std::vector<OutgoingToDevice> messages);
+// How many layers split_one_per_device makes: the most messages any one device has.
+std::size_t most_per_device(const std::vector<OutgoingToDevice>& messages);
 
 // The plaintext delivery: one sendToDevice request per event type (each with its own txn id,
 // reused by the Api's retries). For peers that cannot do olm, and only when allowed.

@@ -366,6 +366,9 @@ media::TrackSpec Call::track(media::MediaKind kind, media::StreamPurpose purpose
   t.track_id = purpose == media::StreamPurpose::ScreenShare ? "screenshare"
                : kind == media::MediaKind::Audio             ? "audio"
                                                              : "video";
+  if (!config_.shared_source.empty())
+    t.shared_source = config_.shared_source + (purpose == media::StreamPurpose::ScreenShare ? "/ss" : "/um");
+  t.audio_frame_ms = config_.audio_frame_ms;
   return t;
 }
 

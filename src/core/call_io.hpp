@@ -65,6 +65,10 @@ struct CallConfig {
   // and need no hop of their own) or after this long, whichever is first. js-sdk waits 200 ms.
   Duration gather_wait{150};
   media::PeerConfig peer;                // ICE servers come from /voip/turnServer
+  // Not empty: our streams are encoded once for every call with the same key (the peer calls
+  // of a group call), an opaque key per local stream derived from it (TrackSpec::shared_source).
+  std::string shared_source;
+  int audio_frame_ms = 20;               // Opus frame length of our tracks (shared sources)
 };
 
 // ---- inputs ----

@@ -51,7 +51,7 @@ void GroupCall::handle(const GroupInput& input, TimePoint now, std::int64_t unix
                    if (auto* pc = find_call(f.call_id)) pc->call.handle(SendFailed{f.event_type, f.error}, now);
                  },
                  [&](const gcmd::Join& j) { join(j, now, unix_ms); },
-                 [&](const gcmd::Leave& l) { leave("left", l.terminate, now, unix_ms); },
+                 [&](const gcmd::Leave& l) { leave(l.reason.empty() ? "left" : l.reason, l.terminate, now, unix_ms); },
                  [&](const gcmd::SetMuted& m) {
                    MediaWish w = wish_;
                    (m.kind == media::MediaKind::Audio ? w.audio_muted : w.video_muted) = m.muted;

@@ -1,4 +1,6 @@
 // Member state: who takes part (one PeerLink per listed remote device) and our own entry.
+#include <algorithm>
+
 #include "core/group_call.hpp"
 #include "util/logging.hpp"
 
@@ -61,7 +63,9 @@ void GroupCall::put_own_member(TimePoint now, std::int64_t unix_ms) {
   members_.set_member(config_.own_user_id, content);
   emit(PutMemberState{config_.room_id, config_.own_user_id, std::move(content)});
   last_member_put_ = now;
-  timers_.arm(GroupTimer::MemberRefresh, now + config_.member_lifetime - config_.member_refresh_margin);
+  // A lifetime shorter than the margin (tests, short-lived devices) refreshes at 3/4 of it.
+  const Duration margin = std::min(config_.member_refresh_margin, config_.member_lifetime / 4);
+  timers_.arm(GroupTimer::MemberRefresh, now + config_.member_lifetime - margin);
   timers_.stop(GroupTimer::MemberReassert);
 }
 

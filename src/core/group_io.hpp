@@ -25,7 +25,8 @@ struct GroupCallConfig {
   events::GroupCallIntent intent = events::GroupCallIntent::Prompt;
   std::optional<std::string> name;
   Duration member_lifetime{3'600'000};         // our expires_ts = now + this
-  Duration member_refresh_margin{15 * 60'000}; // re-put this long before it expires (js-sdk: every 45 min)
+  Duration member_refresh_margin{15 * 60'000}; // re-put this long before it expires (js-sdk: every 45 min);
+                                               // at most a quarter of member_lifetime
   // Our entry vanished from our user's member event (another of our devices wrote over it):
   // written again, but not more often than this.
   Duration member_reassert_interval{2'000};
@@ -93,6 +94,7 @@ struct Join {
 };
 struct Leave {
   bool terminate = false;  // also end the call for everyone (m.terminated on the call event)
+  std::string reason = "left";  // what gnote::Left says
 };
 struct SetMuted {
   media::MediaKind kind;
@@ -148,7 +150,7 @@ struct PeerOperation {
 namespace gnote {  // for the app
 struct Joined {};
 struct Left {
-  std::string reason;  // "left", or "terminated" when the call event ended the call
+  std::string reason;  // "left", "terminated" when the call event ended the call, or gcmd::Leave::reason
 };
 struct ParticipantJoined {
   std::string user_id;

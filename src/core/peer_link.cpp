@@ -48,6 +48,9 @@ CallConfig peer_call_config(const GroupCallConfig& group) {
   c.own_user_id = group.own_user_id;
   c.own_party_id = group.own_device_id;
   c.to_device = true;
+  // One encoder per local stream for the whole mesh, whatever the number of peers.
+  if (c.shared_source.empty())
+    c.shared_source = "mesh/" + group.conf_id + "/" + group.own_device_id + "/" + group.own_session_id;
   return c;
 }
 

@@ -234,6 +234,8 @@ void FakeMediaEngine::set_remote_description(PeerId id, const SessionDescription
   auto queued = std::move(p->queued_candidates);
   p->queued_candidates.clear();
   for (const auto& c : queued) add_remote_candidate(id, c);
+  // Candidates inside the description count as webrtcbin takes them (the core puts them there).
+  if (d.sdp.find("a=candidate:") != std::string::npos) p->have_remote_candidate = true;
   maybe_start_ice(id, *p);
 }
 

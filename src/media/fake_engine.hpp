@@ -8,7 +8,8 @@
 //    naming the peer, a fingerprint, a direction from the hold state, telephone-event. Then a
 //    host candidate and the end-of-candidates marker, as the real engine does.
 //  - A peer "connects" once it has applied a local and a remote description and got one remote
-//    candidate (queued before the remote description, like the real engine): IceStateChanged
+//    candidate (queued before the remote description, like the real engine; a=candidate lines
+//    inside the remote description count too, as webrtcbin takes them): IceStateChanged
 //    Checking at once, Connected 20 ms of advance() later (or Failed when ICE failure is
 //    switched on), then RemoteTrackAdded for each track in the remote SDP and, 40 ms later,
 //    FirstMediaDecoded per kind.

@@ -53,4 +53,14 @@ inline GstElement* make(const char* factory, const char* name = nullptr) {
   return gst_element_factory_make(factory, name);
 }
 
+// A capsfilter with these caps, or nullptr when the plugin is missing.
+inline GstElement* caps_filter(const char* caps_text) {
+  GstElement* filter = make("capsfilter");
+  if (filter == nullptr) return nullptr;
+  GstCaps* caps = gst_caps_from_string(caps_text);
+  g_object_set(filter, "caps", caps, nullptr);
+  gst_caps_unref(caps);
+  return filter;
+}
+
 }  // namespace mxcall::media::gst

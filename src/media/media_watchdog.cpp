@@ -12,6 +12,7 @@ std::chrono::milliseconds MediaWatchdog::period() const {
 MediaWatchdog::Change MediaWatchdog::update(Clock::time_point now, const Inputs& in) {
   if (timeout_.count() <= 0) return Change::None;
   if (!started_ || in.generation != generation_) {  // first look, or a fresh ICE agent
+    settling_ = started_;
     started_ = true;
     generation_ = in.generation;
     dead_ = false;
@@ -26,13 +27,14 @@ MediaWatchdog::Change MediaWatchdog::update(Clock::time_point now, const Inputs&
     last_progress_ = now;
     return Change::None;
   }
+  if (progressed) settling_ = false;
   if (progressed || in.quiet_expected) {
     last_progress_ = now;
     if (!dead_) return Change::None;
     dead_ = false;
     return Change::Alive;
   }
-  if (!dead_ && now - last_progress_ >= timeout_) {
+  if (!dead_ && now - last_progress_ >= (settling_ ? settle() : timeout_)) {
     dead_ = true;
     return Change::Dead;
   }

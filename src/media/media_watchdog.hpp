@@ -16,6 +16,12 @@
 // longer than `timeout` there gives a false Disconnected, withdrawn (Connected) as soon as the
 // offer is applied, which is before the call's ICE grace runs out unless the delay is longer
 // than timeout + grace.
+// A fresh ICE agent (an ICE restart) settles first: until its first packet the verdict waits
+// `settle` (3 x timeout) instead of `timeout`. Measured with js-sdk/libwebrtc restarting ICE on
+// a healthy path: our fresh agent was connected 6.3 s before libwebrtc moved its media (and the
+// DTLS handshake) over to it; a 3 s verdict there restarted ICE again in the middle of that
+// and the call never recovered (interop IceRestartFromJsdkOnACallMxcallPlaced, 1 run in 5).
+// A fresh agent that never carries a packet is still judged dead, 3 x timeout after it is up.
 //
 // Pure logic, no clock and no threads: the engine feeds it on a timer.
 #pragma once
@@ -48,6 +54,8 @@ class MediaWatchdog {
 
   bool dead() const { return dead_; }
   std::chrono::milliseconds timeout() const { return timeout_; }
+  // The verdict's wait for an agent that replaced another and has not carried a packet yet.
+  std::chrono::milliseconds settle() const { return 3 * timeout_; }
   // How often the engine should call update() for a verdict within timeout + one period.
   std::chrono::milliseconds period() const;
 
@@ -55,6 +63,7 @@ class MediaWatchdog {
   std::chrono::milliseconds timeout_;
   bool started_ = false;
   bool dead_ = false;
+  bool settling_ = false;  // a fresh agent (not the first) that has not carried a packet yet
   std::uint32_t generation_ = 0;
   std::uint64_t last_packets_ = 0;
   Clock::time_point last_progress_{};

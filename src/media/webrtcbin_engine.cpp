@@ -2,6 +2,8 @@
 
 #include <gst/gst.h>
 
+#include "media/gst_util.hpp"
+
 #include "mxcall/media_webrtcbin.hpp"
 
 namespace mxcall::media {
@@ -72,7 +74,7 @@ void WebrtcbinEngine::post_event(MediaEvent event) {
 Result<PeerId> WebrtcbinEngine::create_peer(const PeerConfig& config) {
   const PeerId id = next_id_++;
   hub_->open(id);
-  auto peer = WebrtcbinPeer::create(id, config, *runtime_, [this](MediaEvent ev) { post_event(std::move(ev)); });
+  auto peer = WebrtcbinPeer::create(id, config, *runtime_, shared_sources_, [this](MediaEvent ev) { post_event(std::move(ev)); });
   if (!peer.ok()) {
     hub_->close(id);
     return peer.error();
@@ -149,6 +151,33 @@ void WebrtcbinEngine::set_local_hold(PeerId id, bool on_hold) {
 Status WebrtcbinEngine::send_dtmf(PeerId id, const std::string& digits) {
   auto peer = find(id);
   return peer ? peer->send_dtmf(digits) : Status(no_peer(id));
+}
+
+std::size_t WebrtcbinEngine::count_elements(const std::string& factory) const {
+  std::vector<GstElement*> pipelines = shared_sources_.pipelines();  // +1 each
+  for (const auto& [id, peer] : peers_)
+    if (peer->pipeline() != nullptr) pipelines.push_back(gst::element(gst_object_ref(peer->pipeline())));
+  std::size_t n = 0;
+  for (GstElement* pipeline : pipelines) {
+    GstIterator* it = gst_bin_iterate_recurse(gst::bin(pipeline));
+    GValue item = G_VALUE_INIT;
+    while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+      auto* element = gst::element(g_value_get_object(&item));
+      GstElementFactory* f = gst_element_get_factory(element);
+      if (f != nullptr && factory == gst_plugin_feature_get_name(f)) ++n;
+      g_value_reset(&item);
+    }
+    g_value_unset(&item);
+    gst_iterator_free(it);
+    gst_object_unref(pipeline);
+  }
+  return n;
+}
+
+GstElement* WebrtcbinEngine::peer_pipeline(PeerId id) const {
+  auto peer = find(id);
+  if (!peer || peer->pipeline() == nullptr) return nullptr;
+  return gst::element(gst_object_ref(peer->pipeline()));
 }
 
 PeerStats WebrtcbinEngine::stats(PeerId id) const {

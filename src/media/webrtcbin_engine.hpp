@@ -48,6 +48,12 @@ class WebrtcbinEngine final : public MediaEngine {
   Status send_dtmf(PeerId peer, const std::string& digits) override;
   PeerStats stats(PeerId peer) const override;
 
+  // Elements made by `factory` in every pipeline of this engine (peers and shared sources):
+  // how tests see how many encoders really run. Owner thread.
+  std::size_t count_elements(const std::string& factory) const;
+  // The peer's current pipeline (+1; a new one after an ICE restart), or nullptr. Owner thread.
+  GstElement* peer_pipeline(PeerId peer) const;
+
  private:
   std::shared_ptr<WebrtcbinPeer> find(PeerId peer) const;
   void post_event(MediaEvent event);
@@ -55,6 +61,7 @@ class WebrtcbinEngine final : public MediaEngine {
 
   std::shared_ptr<EventHub> hub_ = std::make_shared<EventHub>();
   std::unique_ptr<GstRuntime> runtime_;
+  SharedSources shared_sources_;  // outlives the peers (declared before them)
   std::map<PeerId, std::shared_ptr<WebrtcbinPeer>> peers_;  // owner thread only
   PeerId next_id_ = 1;
 };

@@ -35,19 +35,20 @@ const char* operation_name(SdpType type) { return type == SdpType::Offer ? "crea
 
 }  // namespace
 
-WebrtcbinPeer::WebrtcbinPeer(PeerId id, PeerConfig config, GstRuntime& runtime, Emit emit)
+WebrtcbinPeer::WebrtcbinPeer(PeerId id, PeerConfig config, GstRuntime& runtime, SharedSources& shared, Emit emit)
     : id_(id),
       config_(std::move(config)),
       runtime_(runtime),
       emit_(std::move(emit)),
+      shared_sources_(shared),
       watchdog_(config_.media_timeout) {}
 
 WebrtcbinPeer::~WebrtcbinPeer() { shutdown(); }
 
 Result<std::shared_ptr<WebrtcbinPeer>> WebrtcbinPeer::create(PeerId id, const PeerConfig& config,
-                                                             GstRuntime& runtime, Emit emit) {
+                                                             GstRuntime& runtime, SharedSources& shared, Emit emit) {
   if (auto st = ensure_gstreamer(); !st.ok()) return st.error();
-  auto peer = std::make_shared<WebrtcbinPeer>(id, config, runtime, std::move(emit));
+  auto peer = std::make_shared<WebrtcbinPeer>(id, config, runtime, shared, std::move(emit));
   if (auto st = peer->build_pipeline(); !st.ok()) return st.error();
   if (config.media_timeout.count() > 0) peer->schedule_watchdog();
   return peer;
@@ -119,6 +120,10 @@ void WebrtcbinPeer::shutdown() {
 
 void WebrtcbinPeer::teardown_pipeline() {
   if (pipeline_ == nullptr) return;
+  {  // shared sources stop feeding us first (their sinks push into our appsrcs)
+    std::lock_guard lock(mu_);
+    for (auto& t : tracks_) detach_shared(*t);
+  }
   gst_element_set_state(pipeline_, GST_STATE_NULL);  // joins streaming and webrtcbin threads
   GstBus* bus = gst_element_get_bus(pipeline_);
   gst_bus_set_sync_handler(bus, nullptr, nullptr, nullptr);
@@ -360,14 +365,13 @@ void WebrtcbinPeer::apply_remote_description(const SessionDescription& descripti
     if (closing()) return;
     if (auto err = promise_error(p); !err.empty()) return fail("set_remote_description", err);
     std::vector<IceCandidate> queued;
-    std::vector<GstElement*> now_live;  // video encoders of tracks that start sending: key frame
+    std::vector<std::function<void()>> now_live;  // video tracks that start sending: key frame
     {
       std::lock_guard lock(mu_);
       if (type == SdpType::Answer) {
         for (const auto& t : tracks_) {
           if (in_offer_.count(t->spec.track_id) == 0 || t->live.exchange(true)) continue;
-          if (t->spec.kind == MediaKind::Video && t->encoder != nullptr)
-            now_live.push_back(gst::element(gst_object_ref(t->encoder)));
+          if (t->spec.kind == MediaKind::Video) now_live.push_back(key_frame_request(*t));
         }
         in_offer_.clear();
       }
@@ -387,10 +391,7 @@ void WebrtcbinPeer::apply_remote_description(const SessionDescription& descripti
       queued.swap(queued_candidates_);
     }
     remote_hold_.store(normalised.remote_hold);
-    for (auto* encoder : now_live) {
-      force_key_frame(encoder);
-      gst_object_unref(encoder);
-    }
+    for (auto& request : now_live) request();
     update_remote_tracks(type, normalised.remote_hold);
     emit_(RemoteDescriptionApplied{id_, type});
     for (const auto& c : queued) emit_add_ice_candidate(c);

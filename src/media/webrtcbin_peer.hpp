@@ -23,6 +23,7 @@
 #include "media/dtls_cert.hpp"
 #include "media/media_watchdog.hpp"
 #include "media/sdp_rewrite.hpp"
+#include "media/shared_source.hpp"
 #include "mxcall/media.hpp"
 
 namespace mxcall::media {
@@ -40,7 +41,9 @@ struct Counters {
 
 class WebrtcbinPeer;
 
-// A send branch: source → encoder → payloader → webrtcbin sink pad.
+// A send branch: source → encoder → payloader → webrtcbin sink pad, or, for a track with a
+// shared source (TrackSpec::shared_source), appsrc → payloader → webrtcbin sink pad fed with the
+// shared encoder's frames (webrtcbin_shared.cpp).
 //
 // A removed track keeps its branch and its m-line (webrtcbin 1.22 can neither drop an m-line
 // nor change a transceiver's direction, libwebrtc trap 6): our SDP says recvonly for it, its
@@ -68,15 +71,36 @@ struct LocalTrack {
   // the next add_track of its kind adopts it. Under the peer's mu_.
   bool placeholder = false;
   Counters sent;
+
+  // Shared-source branches only. The source (+ our sink id) is set and cleared on the owner
+  // thread while no sink of ours is attached; the rest is used by the sink, which runs on the
+  // source's streaming thread under the source's lock.
+  std::shared_ptr<SharedSource> shared;
+  std::uint64_t shared_sink = 0;
+  GstElement* appsrc = nullptr;         // owned by the pipeline
+  std::atomic<bool> need_key{false};    // video: drop delta frames until a key frame
+  std::atomic<bool> key_asked{false};   // a key frame was requested for need_key
+  int gated_frames = 0;                 // delta frames dropped while need_key
+  GstCaps* pushed_caps = nullptr;       // last caps set on appsrc (+1)
+  std::optional<GstClockTimeDiff> ts_offset;  // source running time → this pipeline's
+
+  ~LocalTrack() {
+    if (pushed_caps != nullptr) gst_caps_unref(pushed_caps);
+  }
 };
+
+// The RTP caps a send branch offers (payload type, encoding; a-mid to keep a mid across an ICE
+// restart) and its payload type (webrtcbin_tracks.cpp).
+std::string send_rtp_caps(MediaKind kind, const std::string& mid);
+int send_payload_type(MediaKind kind);
 
 class WebrtcbinPeer : public std::enable_shared_from_this<WebrtcbinPeer> {
  public:
   using Emit = std::function<void(MediaEvent)>;
 
   static Result<std::shared_ptr<WebrtcbinPeer>> create(PeerId id, const PeerConfig& config,
-                                                       GstRuntime& runtime, Emit emit);
-  WebrtcbinPeer(PeerId id, PeerConfig config, GstRuntime& runtime, Emit emit);
+                                                       GstRuntime& runtime, SharedSources& shared, Emit emit);
+  WebrtcbinPeer(PeerId id, PeerConfig config, GstRuntime& runtime, SharedSources& shared, Emit emit);
   ~WebrtcbinPeer();
   WebrtcbinPeer(const WebrtcbinPeer&) = delete;
   WebrtcbinPeer& operator=(const WebrtcbinPeer&) = delete;
@@ -96,6 +120,7 @@ class WebrtcbinPeer : public std::enable_shared_from_this<WebrtcbinPeer> {
   PeerStats stats() const;
 
   PeerId id() const { return id_; }
+  GstElement* pipeline() const { return pipeline_; }  // owner thread (tests count elements)
 
  private:
   friend struct PeerCallbacks;
@@ -128,6 +153,17 @@ class WebrtcbinPeer : public std::enable_shared_from_this<WebrtcbinPeer> {
   void add_placeholders_for(const std::vector<sdp::MediaSection>& offered);
   std::set<std::string> silent_transceivers() const;  // removed tracks' transceiver names
   void force_key_frame(GstElement* encoder);
+  // Under mu_: what asks the track's encoder for a key frame (shared: also closes its gate);
+  // run it after mu_ is released.
+  std::function<void()> key_frame_request(LocalTrack& track);
+  // Shared sources (webrtcbin_shared.cpp).
+  Status build_shared_branch(LocalTrack& track, const std::string& mid);
+  void attach_shared(LocalTrack& track);
+  void detach_shared(LocalTrack& track);
+  // A placeholder's or adopted track's branch fed by the source `spec` names (owner thread).
+  Status switch_shared_source(LocalTrack& track, const TrackSpec& spec);
+  void push_shared(LocalTrack& track, GstBuffer* frame, GstCaps* caps);  // source's thread
+  std::string placeholder_shared_key() const;  // a shared track's key, or empty
   Status build_audio_branch(LocalTrack& track, const std::string& mid);
   Status build_video_branch(LocalTrack& track, const std::string& mid);
   Status link_to_webrtcbin(LocalTrack& track, GstElement* last);
@@ -160,6 +196,7 @@ class WebrtcbinPeer : public std::enable_shared_from_this<WebrtcbinPeer> {
   const PeerConfig config_;
   GstRuntime& runtime_;
   const Emit emit_;
+  SharedSources& shared_sources_;
   std::optional<DtlsCertificate> certificate_;  // per-peer DTLS identity (ICE restart)
 
   GstElement* pipeline_ = nullptr;  // owned

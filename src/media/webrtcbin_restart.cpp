@@ -63,6 +63,7 @@ Status WebrtcbinPeer::restart_pipeline() {
         plan.push_back(Planned{"", to_string(t->spec.kind), t->spec, t->muted.load(), t->removed.load(), t->placeholder});
   }
 
+  const std::string placeholder_key = placeholder_shared_key();
   closing_.store(true);  // the old pipeline's callbacks stay quiet while it goes down
   teardown_pipeline();
   {
@@ -90,6 +91,7 @@ Status WebrtcbinPeer::restart_pipeline() {
       TrackSpec spec;
       spec.kind = p.kind == "video" ? MediaKind::Video : MediaKind::Audio;
       spec.track_id = "placeholder-" + p.kind + "-mid-" + p.mid;
+      spec.shared_source = placeholder_key;
       p.track = spec;
       p.removed = p.placeholder = true;
     }

@@ -3,6 +3,7 @@
 // turns Opus packets into RFC 4733 telephone-events while a DTMF digit plays, and a gate in
 // front of the encoder that keeps a removed track from encoding at all.
 #include <gst/rtp/rtp.h>
+#include <algorithm>
 #include <gst/webrtc/webrtc.h>
 
 #include "media/gst_util.hpp"
@@ -21,15 +22,6 @@ constexpr int kVp8Pt = 96;
 constexpr int kDtmfOfferPt = 101;
 constexpr guint32 kOpusFrameTicks = 960;  // 20 ms at 48 kHz
 
-GstElement* make_caps_filter(const char* caps_text) {
-  GstElement* filter = gst::make("capsfilter");
-  if (filter == nullptr) return nullptr;
-  GstCaps* caps = gst_caps_from_string(caps_text);
-  g_object_set(filter, "caps", caps, nullptr);
-  gst_caps_unref(caps);
-  return filter;
-}
-
 int dtmf_code(char digit) {
   if (digit >= '0' && digit <= '9') return digit - '0';
   if (digit == '*') return 10;
@@ -39,7 +31,23 @@ int dtmf_code(char digit) {
   return -1;
 }
 
+std::string with_mid(std::string caps, const std::string& mid) {
+  return mid.empty() ? caps : caps + ",a-mid=(string)" + mid;  // keeps the mid across a restart
+}
+
 }  // namespace
+
+int send_payload_type(MediaKind kind) { return kind == MediaKind::Audio ? kOpusPt : kVp8Pt; }
+
+std::string send_rtp_caps(MediaKind kind, const std::string& mid) {
+  // libwebrtc trap 2: without encoding-params "2" the rtpmap is OPUS/48000 and libwebrtc
+  // refuses it.
+  if (kind == MediaKind::Audio)
+    return with_mid("application/x-rtp,media=audio,encoding-name=OPUS,payload=" + std::to_string(kOpusPt) +
+                    ",clock-rate=48000,encoding-params=(string)2", mid);
+  return with_mid("application/x-rtp,media=video,encoding-name=VP8,payload=" + std::to_string(kVp8Pt) +
+                  ",clock-rate=90000", mid);
+}
 
 Status WebrtcbinPeer::add_track(const TrackSpec& spec) {
   if (revive_track(spec)) return ok_status();
@@ -62,7 +70,9 @@ Status WebrtcbinPeer::add_track_with_mid(const TrackSpec& spec, const std::strin
     t.live.store(!negotiated_);
     tracks_.push_back(std::move(track));
   }
-  Status st = spec.kind == MediaKind::Audio ? build_audio_branch(t, mid) : build_video_branch(t, mid);
+  Status st = !spec.shared_source.empty()     ? build_shared_branch(t, mid)
+              : spec.kind == MediaKind::Audio ? build_audio_branch(t, mid)
+                                              : build_video_branch(t, mid);
   if (!st.ok()) {
     std::lock_guard lock(mu_);
     if (!t.caps_ready) {
@@ -71,10 +81,6 @@ Status WebrtcbinPeer::add_track_with_mid(const TrackSpec& spec, const std::strin
     }
   }
   return st;
-}
-
-std::string with_mid(std::string caps, const std::string& mid) {
-  return mid.empty() ? caps : caps + ",a-mid=(string)" + mid;  // keeps the mid across a restart
 }
 
 Status WebrtcbinPeer::build_audio_branch(LocalTrack& t, const std::string& mid) {
@@ -86,29 +92,24 @@ Status WebrtcbinPeer::build_audio_branch(LocalTrack& t, const std::string& mid) 
   GstElement* enc = gst::make("opusenc");
   GstElement* pay = gst::make("rtpopuspay");
   t.encoder = enc;
-  // libwebrtc trap 2: without encoding-params "2" the rtpmap is OPUS/48000 and libwebrtc
-  // refuses it.
-  GstElement* caps = make_caps_filter(with_mid(
-      "application/x-rtp,media=audio,encoding-name=OPUS,payload=" + std::to_string(kOpusPt) +
-      ",clock-rate=48000,encoding-params=(string)2", mid).c_str());
+  GstElement* caps = gst::caps_filter(send_rtp_caps(MediaKind::Audio, mid).c_str());
   t.elements = {src, convert, resample, t.volume, enc, pay, caps};
   for (auto* e : t.elements)
     if (e == nullptr) return Error::make(ErrorKind::InvalidArgument, "audio elements are not installed");
   if (!device) g_object_set(src, "is-live", TRUE, "wave", 0 /* sine */, "freq", 440.0, "volume", 0.3, nullptr);
   g_object_set(pay, "pt", static_cast<guint>(kOpusPt), nullptr);
+  if (t.spec.audio_frame_ms != 20) g_object_set(enc, "frame-size", t.spec.audio_frame_ms, nullptr);
   return link_to_webrtcbin(t, caps);
 }
 
 Status WebrtcbinPeer::build_video_branch(LocalTrack& t, const std::string& mid) {
   GstElement* src = gst::make("videotestsrc");
-  GstElement* raw = make_caps_filter("video/x-raw,width=320,height=240,framerate=15/1");
+  GstElement* raw = gst::caps_filter("video/x-raw,width=320,height=240,framerate=15/1");
   GstElement* convert = gst::make("videoconvert");
   GstElement* enc = gst::make("vp8enc");
   GstElement* pay = gst::make("rtpvp8pay");
   t.encoder = enc;
-  GstElement* caps = make_caps_filter(
-      with_mid("application/x-rtp,media=video,encoding-name=VP8,payload=" + std::to_string(kVp8Pt) + ",clock-rate=90000",
-               mid).c_str());
+  GstElement* caps = gst::caps_filter(send_rtp_caps(MediaKind::Video, mid).c_str());
   t.elements = {src, raw, convert, enc, pay, caps};
   for (auto* e : t.elements)
     if (e == nullptr) return Error::make(ErrorKind::InvalidArgument, "video elements are not installed");
@@ -136,10 +137,12 @@ Status WebrtcbinPeer::link_to_webrtcbin(LocalTrack& t, GstElement* last) {
     t.transceiver = gst::take_string(gst_object_get_name(gst::object(transceiver)));
     g_object_unref(transceiver);
   }
-  GstPad* encoder_in = gst_element_get_static_pad(t.encoder, "sink");
-  gst_pad_add_probe(encoder_in, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
-                    &PeerCallbacks::on_encoder_input, &t, nullptr);
-  gst_object_unref(encoder_in);
+  if (t.encoder != nullptr) {  // own encoder (a shared one has its own gate)
+    GstPad* encoder_in = gst_element_get_static_pad(t.encoder, "sink");
+    gst_pad_add_probe(encoder_in, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                      &PeerCallbacks::on_encoder_input, &t, nullptr);
+    gst_object_unref(encoder_in);
+  }
 
   GstPad* src = gst_element_get_static_pad(last, "src");
   gst_pad_add_probe(src, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
@@ -182,7 +185,7 @@ Status WebrtcbinPeer::remove_track(const std::string& track_id) {
 bool WebrtcbinPeer::revive_track(const TrackSpec& spec) {
   LocalTrack* found = nullptr;
   bool renegotiate = false;
-  GstElement* encoder = nullptr;
+  std::function<void()> key_frame;
   {
     std::lock_guard lock(mu_);
     for (auto& t : tracks_)
@@ -190,21 +193,28 @@ bool WebrtcbinPeer::revive_track(const TrackSpec& spec) {
     if (found != nullptr && !found->removed.load()) return false;  // add_track reports the duplicate
     for (auto it = tracks_.begin(); found == nullptr && it != tracks_.end(); ++it) {
       LocalTrack& t = **it;
-      if (t.placeholder && t.spec.kind == spec.kind && t.spec.source == spec.source) found = &t;
+      // A placeholder of the same kind and style (own encoder, or fed by a shared source).
+      if (t.placeholder && t.spec.kind == spec.kind && (t.shared != nullptr) == !spec.shared_source.empty() &&
+          (t.shared != nullptr || t.spec.source == spec.source))
+        found = &t;
     }
     if (found == nullptr || found->sink_pad == nullptr) return false;
+    if (found->shared != nullptr) {  // fed by the source the new spec names from now on
+      if (auto st = switch_shared_source(*found, spec); !st.ok()) {
+        fail("add_track", st.error().message);
+        return false;
+      }
+    }
     found->spec = spec;
     found->placeholder = false;
     if (!spec.stream_id.empty()) g_object_set(found->sink_pad, "msid", spec.stream_id.c_str(), nullptr);
-    if (found->encoder != nullptr) encoder = gst::element(gst_object_ref(found->encoder));
     found->live.store(!negotiated_);  // until the peer answers an offer of ours saying it sends
     found->removed.store(false);
     renegotiate = negotiated_;
+    // Its frames were dropped: start again on a key frame.
+    if (spec.kind == MediaKind::Video) key_frame = key_frame_request(*found);
   }
-  if (encoder != nullptr) {  // its frames were dropped: start again on a key frame
-    if (spec.kind == MediaKind::Video) force_key_frame(encoder);
-    gst_object_unref(encoder);
-  }
+  if (key_frame) key_frame();
   if (renegotiate && !closing()) emit_(NegotiationNeeded{id_});
   return true;
 }
@@ -225,6 +235,7 @@ void WebrtcbinPeer::add_placeholders_for(const std::vector<sdp::MediaSection>& o
     for (int i = 0; i < missing[k]; ++i) {
       TrackSpec spec;
       spec.kind = k == 0 ? MediaKind::Audio : MediaKind::Video;
+      spec.shared_source = placeholder_shared_key();
       spec.track_id = std::string("placeholder-") + to_string(spec.kind) + "-" + std::to_string(serial.fetch_add(1));
       if (auto st = add_track_with_mid(spec, {}, /*removed=*/true); !st.ok()) {
         fail("create_answer", "placeholder " + spec.track_id + ": " + st.error().message);
@@ -250,27 +261,38 @@ void WebrtcbinPeer::force_key_frame(GstElement* encoder) {
       gst_structure_new("GstForceKeyUnit", "all-headers", G_TYPE_BOOLEAN, TRUE, nullptr)));
 }
 
+std::function<void()> WebrtcbinPeer::key_frame_request(LocalTrack& t) {
+  if (t.shared != nullptr) {
+    t.need_key.store(true);  // the branch waits for the key frame it asks for
+    t.key_asked.store(true);
+    return [source = t.shared] { source->request_key_frame(); };
+  }
+  if (t.encoder == nullptr) return [] {};
+  GstElement* encoder = gst::element(gst_object_ref(t.encoder));
+  return [this, encoder] {
+    force_key_frame(encoder);
+    gst_object_unref(encoder);
+  };
+}
+
 void WebrtcbinPeer::set_track_muted(const std::string& track_id, bool muted) {
   GstElement* volume = nullptr;
-  GstElement* encoder = nullptr;
+  std::function<void()> key_frame;
   {
     std::lock_guard lock(mu_);
     for (auto& t : tracks_) {
       if (t->spec.track_id != track_id) continue;
       bool was = t->muted.exchange(muted);
       if (t->volume != nullptr) volume = gst::element(gst_object_ref(t->volume));
-      if (t->spec.kind == MediaKind::Video && was && !muted && t->encoder != nullptr)
-        encoder = gst::element(gst_object_ref(t->encoder));
+      // A shared audio source: the branch sends Opus silence instead (webrtcbin_shared.cpp).
+      if (t->spec.kind == MediaKind::Video && was && !muted) key_frame = key_frame_request(*t);
     }
   }
   if (volume != nullptr) {  // audio: silence keeps flowing (Opus without DTX)
     g_object_set(volume, "mute", muted ? TRUE : FALSE, nullptr);
     gst_object_unref(volume);
   }
-  if (encoder != nullptr) {  // video: frames were dropped; start again on a key frame
-    force_key_frame(encoder);
-    gst_object_unref(encoder);
-  }
+  if (key_frame) key_frame();  // video: frames were dropped; start again on a key frame
 }
 
 PeerStats WebrtcbinPeer::stats() const {
@@ -283,6 +305,8 @@ PeerStats WebrtcbinPeer::stats() const {
       KindStats& k = t->spec.kind == MediaKind::Audio ? s.audio : s.video;
       k.packets_sent += t->sent.packets.load();
       k.bytes_sent += t->sent.bytes.load();
+      if (t->removed.load()) continue;
+      k.encoder_fanout = std::max(k.encoder_fanout, t->shared != nullptr ? t->shared->fed() : 1u);
     }
   }
   s.audio.packets_received = recv_audio_.packets.load();

@@ -52,10 +52,11 @@ class Party {
   }
 
   // Stops the client and starts a new one on the same store: the same device, continuing
-  // from its saved sync token (what an app restart does).
-  void restart() {
+  // from its saved sync token (what an app restart does). `while_stopped` runs in between.
+  void restart(const std::function<void()>& while_stopped = {}) {
     client_->stop();
     client_.reset();
+    if (while_stopped) while_stopped();
     start();
   }
   ~Party() {
@@ -165,19 +166,20 @@ class Party {
 
  private:
   void start() {
-    auto c = Client::start(options_);
-    if (!c.ok()) throw std::runtime_error("client start: " + c.error().describe());
-    client_ = std::move(c).value();
-    client_->on_update([this](const CallUpdate& u) {
+    ClientOptions o = options_;  // callbacks from the start: a restart may rejoin or ring at once
+    o.on_update = [this](const CallUpdate& u) {
       std::lock_guard lock(mutex_);
       updates_.push_back(u);
       cv_.notify_all();
-    });
-    client_->on_group_update([this](const GroupUpdate& u) {
+    };
+    o.on_group_update = [this](const GroupUpdate& u) {
       std::lock_guard lock(mutex_);
       group_updates_.push_back(u);
       cv_.notify_all();
-    });
+    };
+    auto c = Client::start(o);
+    if (!c.ok()) throw std::runtime_error("client start: " + c.error().describe());
+    client_ = std::move(c).value();
   }
 
   std::string user_id_;

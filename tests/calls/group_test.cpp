@@ -5,23 +5,12 @@
 #include <cstdio>
 #include <thread>
 
-#include "calls/call_fixture.hpp"
+#include "calls/group_fixture.hpp"
 
 namespace mxcall::testing {
 namespace {
 
 using GKind = GroupUpdate::Kind;
-
-// Everyone joins the room first (auto-join bots), then the call.
-std::string make_call_room(Party& creator, const std::vector<Party*>& others) {
-  std::vector<std::string> invite;
-  for (auto* p : others) invite.push_back(p->user_id());
-  auto room = creator.client().create_group_room(invite, "group call test");
-  if (!room.ok()) throw std::runtime_error(room.error().describe());
-  for (auto* p : others)
-    if (!p->client().wait_joined(*room, std::chrono::seconds(30))) throw std::runtime_error(p->user_id() + " did not join");
-  return *room;
-}
 
 TEST(Group, FourParticipantsFormAFullMeshWithAudioOnEveryPair) {
   Party a("gamma", true), b("gbeta", true), c("galpha", true), d("gdelta", true);
@@ -32,10 +21,7 @@ TEST(Group, FourParticipantsFormAFullMeshWithAudioOnEveryPair) {
   ASSERT_TRUE(conf.ok()) << conf.error();
   // The others join the call once its event has reached them.
   for (Party* p : {&b, &c, &d}) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (p->client().live_group_call(room) != *conf && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    ASSERT_EQ(p->client().live_group_call(room), *conf) << p->user_id() << " never saw the call";
+    ASSERT_TRUE(wait_sees_call(*p, room, *conf)) << p->user_id() << " never saw the call";
     auto joined = p->client().join_group_call(room);
     ASSERT_TRUE(joined.ok()) << joined.error();
   }
@@ -57,11 +43,14 @@ TEST(Group, FourParticipantsFormAFullMeshWithAudioOnEveryPair) {
     std::printf("%s: %zu peers; sendToDevice requests %llu carrying %llu messages; keys requests %llu\n",
                 p->user_id().c_str(), s->peers.size(), static_cast<unsigned long long>(st.to_device_requests),
                 static_cast<unsigned long long>(st.to_device_messages), static_cast<unsigned long long>(st.keys_requests));
-    for (const auto& peer : s->peers)
-      std::printf("  %s %s: setup %lld ms, audio sent %llu received %llu\n", peer.user_id.c_str(), peer.device_id.c_str(),
-                  static_cast<long long>(peer.setup ? peer.setup->count() : -1),
+    for (const auto& peer : s->peers) {
+      std::printf("  %s %s: setup %lld ms, audio sent %llu received %llu, audio encoder feeds %u peers\n",
+                  peer.user_id.c_str(), peer.device_id.c_str(), static_cast<long long>(peer.setup ? peer.setup->count() : -1),
                   static_cast<unsigned long long>(peer.stats.audio.packets_sent),
-                  static_cast<unsigned long long>(peer.stats.audio.packets_received));
+                  static_cast<unsigned long long>(peer.stats.audio.packets_received), peer.stats.audio.encoder_fanout);
+      // Encode once: the participant's one Opus encoder feeds all three peer connections.
+      EXPECT_EQ(peer.stats.audio.encoder_fanout, 3u) << p->user_id() << " → " << peer.user_id;
+    }
   }
 
   // One leaves: the others see it go and keep their remaining pairs.

@@ -71,6 +71,34 @@ TEST(OneToOne, ClientRestartedFromItsStoreStillRingsForRoomMembers) {
   ASSERT_TRUE(alice.client().hangup(*second).ok());
 }
 
+// A call placed while the callee's client was stopped rings from the restarted client's first
+// sync, reported through ClientOptions::on_update (in place before start() returns).
+TEST(OneToOne, ACallPlacedWhileTheCalleeWasStoppedRingsWhenItStarts) {
+  Party alice("alice", false);
+  Party bob("bob", true);
+  auto first = alice.client().place_call(bob.user_id(), false);  // the DM exists from here on
+  ASSERT_TRUE(first.ok()) << first.error();
+  ASSERT_TRUE(bob.wait_call(*first, Kind::Incoming));
+  ASSERT_TRUE(bob.client().reject(*first).ok());
+  ASSERT_TRUE(alice.wait_call(*first, Kind::Ended));
+
+  std::string second;
+  const auto since = bob.mark();
+  bob.restart([&] {
+    auto id = alice.client().place_call(bob.user_id(), false);
+    ASSERT_TRUE(id.ok()) << id.error();
+    second = *id;
+  });
+  ASSERT_FALSE(second.empty());
+  ASSERT_TRUE(bob.wait_for([&](const CallUpdate& u) { return u.kind == Kind::Incoming && u.call_id == second; },
+                           std::chrono::seconds(30), since))
+      << "the invite sent while bob was stopped did not ring when bob started";
+  ASSERT_TRUE(bob.client().answer(second).ok());
+  ASSERT_TRUE(alice.wait_call(second, Kind::Connected));
+  EXPECT_TRUE(bob.wait_audio(second, 20));
+  ASSERT_TRUE(alice.client().hangup(second).ok());
+}
+
 TEST(OneToOne, RejectEndsTheCallerSide) {
   Party alice("alice", false);
   Party bob("bob", true);

@@ -71,6 +71,9 @@ assert s["connected"] and s["end_reason"] == "user_hangup", s
 assert s["audio"]["packets_received"] > 0 and s["audio"]["packets_sent"] > 0, s
 for k in ("invite_to_answer", "invite_to_ice_connected", "invite_to_first_audio"):
     assert s["setup_ms"][k] is not None, (k, s)
+ice = s["ice"]
+assert ice["ice_generation"] == 1 and ice["media_timeouts"] == 0, s
+assert ice["local_candidates"] and all(c.startswith("candidate:") for c in ice["local_candidates"]), s
 PY
 
 "$MXCALL" -q homeserver stop --dir "$dir" || fail "stop"

@@ -34,12 +34,17 @@ inline PeerConfig loopback_config() {
   return c;
 }
 
-inline TrackSpec audio_track(const std::string& stream) {
-  return TrackSpec{MediaKind::Audio, StreamPurpose::UserMedia, stream, stream + "-audio", SourceKind::Test};
+inline TrackSpec test_track(MediaKind kind, const std::string& stream, const std::string& track_id,
+                            const std::string& shared_source = {}) {
+  TrackSpec t;
+  t.kind = kind;
+  t.stream_id = stream;
+  t.track_id = track_id;
+  t.shared_source = shared_source;
+  return t;
 }
-inline TrackSpec video_track(const std::string& stream) {
-  return TrackSpec{MediaKind::Video, StreamPurpose::UserMedia, stream, stream + "-video", SourceKind::Test};
-}
+inline TrackSpec audio_track(const std::string& stream) { return test_track(MediaKind::Audio, stream, stream + "-audio"); }
+inline TrackSpec video_track(const std::string& stream) { return test_track(MediaKind::Video, stream, stream + "-video"); }
 
 struct Side {
   PeerId id = 0;

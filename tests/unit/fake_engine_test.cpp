@@ -44,8 +44,8 @@ struct FakeCall {
     return false;
   }
   void start_audio() {
-    ASSERT_TRUE(engine.add_track(a, {MediaKind::Audio, StreamPurpose::UserMedia, "sa", "ta", SourceKind::Test}).ok());
-    ASSERT_TRUE(engine.add_track(b, {MediaKind::Audio, StreamPurpose::UserMedia, "sb", "tb", SourceKind::Test}).ok());
+    ASSERT_TRUE(engine.add_track(a, {MediaKind::Audio, StreamPurpose::UserMedia, "sa", "ta", SourceKind::Test, {}, 20}).ok());
+    ASSERT_TRUE(engine.add_track(b, {MediaKind::Audio, StreamPurpose::UserMedia, "sb", "tb", SourceKind::Test, {}, 20}).ok());
     engine.create_offer(a);
     engine.deliver();
   }
@@ -59,7 +59,7 @@ struct FakeCall {
 
 TEST(FakeEngine, EventsWaitForDeliver) {
   FakeCall call;
-  ASSERT_TRUE(call.engine.add_track(call.a, {MediaKind::Audio, StreamPurpose::UserMedia, "s", "t", SourceKind::Test}).ok());
+  ASSERT_TRUE(call.engine.add_track(call.a, {MediaKind::Audio, StreamPurpose::UserMedia, "s", "t", SourceKind::Test, {}, 20}).ok());
   call.engine.create_offer(call.a);
   EXPECT_TRUE(call.events.empty());
   EXPECT_GT(call.engine.pending_events(), 0u);
@@ -70,8 +70,8 @@ TEST(FakeEngine, EventsWaitForDeliver) {
 TEST(FakeEngine, OfferHasTracksMidsCandidatesAndEndMarker) {
   FakeCall call;
   call.route = false;
-  ASSERT_TRUE(call.engine.add_track(call.a, {MediaKind::Audio, StreamPurpose::UserMedia, "stream1", "t1", SourceKind::Test}).ok());
-  ASSERT_TRUE(call.engine.add_track(call.a, {MediaKind::Video, StreamPurpose::UserMedia, "stream1", "t2", SourceKind::Test}).ok());
+  ASSERT_TRUE(call.engine.add_track(call.a, {MediaKind::Audio, StreamPurpose::UserMedia, "stream1", "t1", SourceKind::Test, {}, 20}).ok());
+  ASSERT_TRUE(call.engine.add_track(call.a, {MediaKind::Video, StreamPurpose::UserMedia, "stream1", "t2", SourceKind::Test, {}, 20}).ok());
   call.engine.create_offer(call.a);
   call.engine.deliver();
   auto descs = call.all<LocalDescriptionReady>(call.a);
@@ -172,7 +172,7 @@ TEST(FakeEngine, RenegotiationAddsVideoAndDtmfReachesTheFarPeer) {
   FakeCall call;
   call.start_audio();
   call.run(100ms);
-  ASSERT_TRUE(call.engine.add_track(call.a, {MediaKind::Video, StreamPurpose::UserMedia, "sa", "va", SourceKind::Test}).ok());
+  ASSERT_TRUE(call.engine.add_track(call.a, {MediaKind::Video, StreamPurpose::UserMedia, "sa", "va", SourceKind::Test, {}, 20}).ok());
   call.engine.deliver();
   ASSERT_EQ(call.all<NegotiationNeeded>(call.a).size(), 1u);
   call.engine.create_offer(call.a);
@@ -193,7 +193,7 @@ TEST(FakeEngine, RenegotiationAddsVideoAndDtmfReachesTheFarPeer) {
 TEST(FakeEngine, RemovedTrackIsReportedGoneAtTheFarPeerAndComesBack) {
   FakeCall call;
   call.start_audio();
-  const TrackSpec video{MediaKind::Video, StreamPurpose::UserMedia, "sa", "va", SourceKind::Test};
+  const TrackSpec video{MediaKind::Video, StreamPurpose::UserMedia, "sa", "va", SourceKind::Test, {}, 20};
   ASSERT_TRUE(call.engine.add_track(call.a, video).ok());
   call.engine.create_offer(call.a);
   call.engine.deliver();

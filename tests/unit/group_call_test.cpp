@@ -127,6 +127,19 @@ TEST(GroupCall, FourDevicesFormAMeshInWhichEveryPairConnectsExactlyOnce) {
       EXPECT_EQ(s.envelope.seq, next[id]++) << id;
     }
   }
+  // Encode once: every peer call of a device sends its audio from one shared source (the
+  // same opaque key), and no two devices share a key.
+  std::set<std::string> keys;
+  for (auto* x : all) {
+    std::set<std::string> own;
+    for (const auto& [id, peer] : x->peers)
+      for (const auto& t : peer.tracks)
+        if (t.kind == media::MediaKind::Audio) own.insert(t.shared_source);
+    ASSERT_EQ(own.size(), 1u) << x->device;
+    EXPECT_FALSE(own.begin()->empty()) << x->device;
+    keys.insert(*own.begin());
+  }
+  EXPECT_EQ(keys.size(), all.size());
   // Both of alice's devices are in her one member event.
   const auto* call = events::find_call(mesh.member_state.at("@alice:x"), "conf1");
   ASSERT_NE(call, nullptr);
@@ -220,6 +233,29 @@ TEST(GroupCall, ACrashedPeerIsDroppedWhenItsMemberEntryExpires) {
   }
   EXPECT_TRUE(a.connected_to(b));  // they refreshed their own entries meanwhile
   EXPECT_GE(a.all<core::PutMemberState>().size(), 2u);
+}
+
+// A member lifetime shorter than the 15-minute refresh margin (tests, the CLI's
+// --member-lifetime): refreshed at 3/4 of it, not on every turn.
+TEST(GroupCall, AShortMemberLifetimeIsRefreshedAtThreeQuartersOfIt) {
+  Mesh mesh;
+  mesh.tweak_config = [](core::GroupCallConfig& c) { c.member_lifetime = 8s; };
+  auto& a = mesh.add("@alice:x", "ALICE1");
+  auto& b = mesh.add("@bob:x", "BOB1");
+  for (auto* d : {&a, &b}) mesh.input(*d, core::gcmd::Join{});
+  ASSERT_TRUE(a.connected_to(b));
+  const auto puts = a.all<core::PutMemberState>().size();
+  mesh.advance(6s - 1ms);
+  EXPECT_EQ(a.all<core::PutMemberState>().size(), puts);
+  mesh.advance(1ms);
+  EXPECT_EQ(a.all<core::PutMemberState>().size(), puts + 1);
+  mesh.advance(60s);
+  EXPECT_EQ(a.all<core::PutMemberState>().size(), puts + 11);  // every 6 s
+  EXPECT_TRUE(a.connected_to(b));
+  b.online = false;  // crashed: gone within one lifetime
+  mesh.advance(8s);
+  ASSERT_EQ(a.all<core::gnote::ParticipantLeft>().size(), 1u);
+  EXPECT_EQ(a.all<core::gnote::ParticipantLeft>()[0].reason, "expired");
 }
 
 TEST(GroupCall, WallClocksThatDisagreeByLessThanTheRefreshMarginKeepTheMeshTogether) {

@@ -79,6 +79,34 @@ TEST_F(WatchdogTest, AFreshIceAgentStartsWithACleanSlate) {
   in.generation = 2;  // ICE restart: the new agent reports its own states
   EXPECT_EQ(run(250ms), Change::None);
   EXPECT_FALSE(dog.dead());
+  EXPECT_EQ(run(250ms, 1), Change::None);  // it carries media...
+  EXPECT_EQ(run(2750ms), Change::None);    // ...and is judged by the normal timeout after that
+  EXPECT_EQ(run(250ms), Change::Dead);
+}
+
+TEST_F(WatchdogTest, AFreshAgentWithoutItsFirstPacketYetSettlesForThreeTimeouts) {
+  // libwebrtc moved its media to our fresh agent 6.3 s after that agent was connected.
+  dog.update(t, in);
+  run(1s, 10);
+  in.generation = 2;
+  EXPECT_EQ(dog.update(t, in), Change::None);
+  EXPECT_EQ(run(6500ms), Change::None);  // a 3 s verdict here restarted ICE mid-handover
+  EXPECT_EQ(run(250ms, 1), Change::None);
+  EXPECT_EQ(run(2750ms), Change::None);  // once it carried media, the normal timeout applies
+  EXPECT_EQ(run(250ms), Change::Dead);
+}
+
+TEST_F(WatchdogTest, AFreshAgentThatNeverCarriesMediaIsStillJudgedDead) {
+  dog.update(t, in);
+  in.generation = 2;
+  dog.update(t, in);
+  EXPECT_EQ(run(8750ms), Change::None);
+  EXPECT_EQ(run(250ms), Change::Dead);  // settle(): 3 x 3 s
+  EXPECT_EQ(dog.settle(), 9000ms);
+}
+
+TEST_F(WatchdogTest, TheFirstAgentDoesNotSettle) {
+  dog.update(t, in);  // the call's first agent: DTLS follows ICE within milliseconds
   EXPECT_EQ(run(2750ms), Change::None);
   EXPECT_EQ(run(250ms), Change::Dead);
 }

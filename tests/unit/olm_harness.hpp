@@ -135,4 +135,21 @@ inline Json encrypt_for(OlmDevice& from, KeyServer& server, const DeviceRef& to,
 
 inline std::string reason_of(const Error& e) { return e.errcode; }
 
+// Alice and Bob, each with one device whose keys the other has queried (no sessions yet).
+class OlmPairTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    alice = OlmDevice::create("@alice:example.org", "ALICE1", clock);
+    bob = OlmDevice::create("@bob:example.org", "BOB1", clock);
+    for (OlmDevice* d : {&alice, &bob}) server.upload(*d);
+    introduce(alice, server, {bob.user_id});
+    introduce(bob, server, {alice.user_id});
+  }
+
+  TestClock clock;
+  KeyServer server;
+  OlmDevice alice;
+  OlmDevice bob;
+};
+
 }  // namespace mxcall::testing

@@ -13,16 +13,8 @@ namespace {
 
 namespace reason = crypto::reason;
 
-class OlmMachineTest : public ::testing::Test {
+class OlmMachineTest : public OlmPairTest {
  protected:
-  void SetUp() override {
-    alice = OlmDevice::create("@alice:example.org", "ALICE1", clock);
-    bob = OlmDevice::create("@bob:example.org", "BOB1", clock);
-    for (OlmDevice* d : {&alice, &bob}) server.upload(*d);
-    introduce(alice, server, {bob.user_id});
-    introduce(bob, server, {alice.user_id});
-  }
-
   // The plaintext alice's machine would send to bob, as JSON, to forge variants of.
   Json honest_plaintext(const std::string& type = "m.call.invite", const Json& content = {{"call_id", "c1"}}) {
     events::OlmPlaintext p;
@@ -49,10 +41,6 @@ class OlmMachineTest : public ::testing::Test {
     EXPECT_EQ(r.error().errcode, why) << r.error();
   }
 
-  TestClock clock;
-  KeyServer server;
-  OlmDevice alice;
-  OlmDevice bob;
 };
 
 TEST_F(OlmMachineTest, TwoDevicesExchangeBothWays) {

@@ -10,16 +10,8 @@ namespace {
 
 namespace reason = crypto::reason;
 
-class OlmPersistTest : public ::testing::Test {
+class OlmPersistTest : public OlmPairTest {
  protected:
-  void SetUp() override {
-    alice = OlmDevice::create("@alice:example.org", "ALICE1", clock);
-    bob = OlmDevice::create("@bob:example.org", "BOB1", clock);
-    for (OlmDevice* d : {&alice, &bob}) server.upload(*d);
-    introduce(alice, server, {bob.user_id});
-    introduce(bob, server, {alice.user_id});
-  }
-
   void exchange() {
     ASSERT_TRUE(bob->decrypt(alice.user_id, encrypt_for(alice, server, bob.ref(), "m.call.invite", {{"n", 1}})).ok());
     auto reply = bob->encrypt(alice.ref(), "m.call.answer", {{"n", 2}});
@@ -27,10 +19,6 @@ class OlmPersistTest : public ::testing::Test {
     ASSERT_TRUE(alice->decrypt(bob.user_id, *reply).ok());
   }
 
-  TestClock clock;
-  KeyServer server;
-  OlmDevice alice;
-  OlmDevice bob;
 };
 
 TEST_F(OlmPersistTest, ReopenedMachinesKeepIdentityDevicesAndSessions) {

@@ -115,6 +115,52 @@ TEST_F(OlmToDeviceTest, SendQueriesAndClaimsOnceAndKeepsOneContentPerDevicePerRe
   EXPECT_EQ(hs.requests["/keys/query"], 2);
 }
 
+TEST_F(OlmToDeviceTest, PrefetchQueriesOnceClaimsOnlyForTheDevicesWeCallAndTheSendThenNeedsNoKeysRequest) {
+  auto alice = node("@alice:hs", "A");
+  auto bob = node("@bob:hs", "B");
+  auto carol = node("@carol:hs", "C");
+  ASSERT_TRUE(alice->olm->prefetch({{"@bob:hs", "B"}, {"@carol:hs", "C"}}, {{"@bob:hs", "B"}}).ok());
+  EXPECT_EQ(hs.requests["/keys/query"], 1);
+  EXPECT_EQ(hs.requests["/keys/claim"], 1);
+  // Nothing left to fetch: a second prefetch makes no request.
+  ASSERT_TRUE(alice->olm->prefetch({{"@bob:hs", "B"}, {"@carol:hs", "C"}}, {{"@bob:hs", "B"}}).ok());
+  EXPECT_EQ(hs.requests["/keys/query"], 1);
+  EXPECT_EQ(hs.requests["/keys/claim"], 1);
+
+  // The send to bob is only the sendToDevice.
+  auto report = alice->olm->send({{"@bob:hs", "B", "m.call.invite", {{"n", 1}}}});
+  ASSERT_TRUE(report.ok()) << report.error();
+  EXPECT_EQ(report->sent, 1u);
+  EXPECT_EQ(hs.requests["/keys/query"], 1);
+  EXPECT_EQ(hs.requests["/keys/claim"], 1);
+  // Carol calls alice: alice knows her keys already and answers on the session carol made.
+  auto from_carol = carol->olm->send({{"@alice:hs", "A", "m.call.invite", {{"n", 2}}}});
+  ASSERT_TRUE(from_carol.ok());
+  const int queries = hs.requests["/keys/query"];
+  auto& inbox = hs.inboxes[alice->device.ref()];
+  ASSERT_EQ(inbox.size(), 1u);
+  auto got = alice->olm->receive(inbox[0]);
+  ASSERT_TRUE(got.ok()) << got.error();
+  EXPECT_EQ(hs.requests["/keys/query"], queries);  // no lookup for carol's key
+  const int claims = hs.requests["/keys/claim"];
+  auto answer = alice->olm->send({{"@carol:hs", "C", "m.call.answer", {{"n", 3}}}});
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->sent, 1u);
+  EXPECT_EQ(hs.requests["/keys/claim"], claims);
+}
+
+TEST_F(OlmToDeviceTest, PrefetchFailuresAreReportedAndLeftToTheSend) {
+  auto alice = node("@alice:hs", "A");
+  auto bob = node("@bob:hs", "B");
+  hs.fail_with["/keys/claim"] = 403;
+  EXPECT_FALSE(alice->olm->prefetch({{"@bob:hs", "B"}}, {{"@bob:hs", "B"}}).ok());
+  hs.fail_with.clear();
+  auto report = alice->olm->send({{"@bob:hs", "B", "m.call.invite", Json::object()}});
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->sent, 1u);
+  EXPECT_EQ(hs.requests["/keys/claim"], 2);
+}
+
 TEST_F(OlmToDeviceTest, FailedQueryOrClaimIsReportedPerDeviceAndNothingElseIsSent) {
   auto alice = node("@alice:hs", "A");
   auto bob = node("@bob:hs", "B");
