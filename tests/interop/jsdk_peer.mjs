@@ -1,7 +1,10 @@
 // A matrix-js-sdk peer for interop tests: logs in to a homeserver, syncs, and places or answers
 // legacy 1:1 calls (MatrixCall) with @roamhq/wrtc as its WebRTC, driven by a line protocol.
 //
-//   node jsdk_peer.mjs --homeserver URL --user @me:localhost --password P
+//   node jsdk_peer.mjs --homeserver URL --user @me:localhost --password P [--e2e 1]
+//
+// --e2e 1: initialise js-sdk's Rust crypto (in memory) and set useE2eForGroupCall, so group
+// calls try to Olm-encrypt their to-device signalling; by default they send it in plaintext.
 //
 // stdin: one JSON command per line; stdout: one JSON event per line (nothing else is ever
 // written to stdout: all logging goes to stderr). Every command is answered by
@@ -20,6 +23,7 @@
 //   {"cmd":"ice_restart"}         RTCPeerConnection.restartIce(); js-sdk renegotiates
 //   {"cmd":"stats"}               -> {"event":"stats","audio":{...},"video":{...},...}
 //   {"cmd":"quit"}
+//   group_* commands: MSC3401 mesh calls (js-sdk GroupCall), see jsdk_group.mjs
 // Events:
 //   ready {user_id, device_id}; incoming {call_id, room_id, video, peer};
 //   state {call_id, state, old};
@@ -161,6 +165,7 @@ const sdk = await import("matrix-js-sdk");
 const { logger } = await import("matrix-js-sdk/lib/logger.js");
 const { CallEventHandlerEvent } = await import("matrix-js-sdk/lib/webrtc/callEventHandler.js");
 const { CallState } = await import("matrix-js-sdk/lib/webrtc/call.js");
+const { groupCommands } = await import("./jsdk_group.mjs");
 const debug = Boolean(process.env.JSDK_PEER_DEBUG);
 logger.setLevel(debug ? "debug" : "warn");
 // The client's own loggers (sync, crypto, ...): warnings and errors only, unless debugging.
@@ -209,7 +214,7 @@ const client = sdk.createClient({
   accessToken: session.access_token,
   userId: session.user_id,
   deviceId: session.device_id,
-  useE2eForGroupCall: false,
+  useE2eForGroupCall: Boolean(args.e2e),
   timelineSupport: false,
   logger: makeLogger("client "),
 });
@@ -306,6 +311,7 @@ function adopt(c) {
 }
 
 client.on(CallEventHandlerEvent.Incoming, (c) => {
+  if (c.groupCallId) return; // a group call's peer call: jsdk_group.mjs reports those
   incomingAt = Date.now();
   adopt(c);
   emit({ event: "incoming", call_id: c.callId, room_id: c.roomId, video: c.type === "video", peer: c.getOpponentMember()?.userId });
@@ -431,6 +437,7 @@ async function handle(cmd) {
       die(0);
       return null;
     default:
+      if (Object.hasOwn(group, cmd.cmd)) return group[cmd.cmd](cmd);
       throw new Error(`unknown command ${cmd.cmd}`);
   }
 }
@@ -467,4 +474,6 @@ client.once(ClientEvent.Sync, (state) => {
   for (const room of client.getRooms()) if (membershipOf(room, session.user_id) === "invite") maybeJoin(room.roomId);
   emit({ event: "ready", user_id: session.user_id, device_id: session.device_id });
 });
+const group = await groupCommands({ sdk, client, emit, waitFor, membershipOf, ownUserId: session.user_id });
+if (args.e2e) await client.initRustCrypto({ useIndexedDB: false });
 await client.startClient({ initialSyncLimit: 1 });

@@ -36,14 +36,21 @@ class NodePeer {
   using Json = nlohmann::json;
   using Pred = std::function<bool(const Json&)>;
 
-  // Spawns the peer and waits for its "ready" event (throws if it never comes).
+  // Spawns the peer and waits for its "ready" event (throws if it never comes). extra_args go
+  // to the script after the login arguments (e.g. {"--e2e", "1"}).
   NodePeer(const std::string& homeserver, const std::string& user, const std::string& password,
-           std::chrono::milliseconds ready_timeout = std::chrono::seconds(30)) {
+           std::chrono::milliseconds ready_timeout = std::chrono::seconds(30),
+           const std::vector<std::string>& extra_args = {}) {
     ::signal(SIGPIPE, SIG_IGN);  // a dead child must not kill the test on the next write
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
     const std::string dir = MXCALL_INTEROP_DIR;
     const std::string script = dir + "/jsdk_peer.mjs";
+    std::vector<std::string> argv_s{"node", script, "--homeserver", homeserver, "--user", user, "--password", password};
+    argv_s.insert(argv_s.end(), extra_args.begin(), extra_args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
     const pid_t parent = ::getpid();
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
@@ -53,8 +60,7 @@ class NodePeer {
       ::dup2(in[0], 0);
       ::dup2(out[1], 1);
       if (::chdir(dir.c_str()) != 0) ::_exit(126);
-      ::execlp("node", "node", script.c_str(), "--homeserver", homeserver.c_str(), "--user", user.c_str(),
-               "--password", password.c_str(), static_cast<char*>(nullptr));
+      ::execvp("node", argv.data());
       ::_exit(127);
     }
     ::close(in[0]);
