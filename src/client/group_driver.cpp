@@ -11,15 +11,6 @@ using util::overloaded;
 
 namespace {
 
-std::string random_id(std::size_t n) {
-  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::uniform_int_distribution<std::size_t> pick(0, sizeof(kChars) - 2);
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) out.push_back(kChars[pick(rng)]);
-  return out;
-}
-
 core::CallOutput as_call_output(const core::PeerOp& op) {
   return std::visit([](const auto& o) -> core::CallOutput { return o; }, op);
 }
@@ -28,6 +19,19 @@ core::CallOutput as_call_output(const core::PeerOp& op) {
 
 GroupDriver::GroupDriver(Settings settings, Ports ports)
     : settings_(std::move(settings)), ports_(std::move(ports)), peers_(ports_.engine) {}
+
+std::uint64_t GroupDriver::random() {
+  if (settings_.random) return settings_.random();
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng();
+}
+
+std::string GroupDriver::random_id(std::size_t n) {
+  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(kChars[random() % (sizeof(kChars) - 1)]);
+  return out;
+}
 
 void GroupDriver::on_room_event(const matrix::RoomEvent& ev, core::TimePoint now) {
   if (!ev.state_key) return;
@@ -124,7 +128,9 @@ Result<std::string> GroupDriver::join(const std::string& room_id, const GroupCal
   cfg.video = options.video;
   cfg.start_audio_muted = options.audio_muted;
   cfg.require_encryption = settings_.require_encryption;
-  cfg.random_seed = std::random_device{}() ^ (static_cast<std::uint64_t>(std::random_device{}()) << 32);
+  cfg.member_lifetime = settings_.member_lifetime;
+  cfg.member_refresh_margin = settings_.member_refresh_margin;
+  cfg.random_seed = random();
   Active a;
   a.call = std::make_unique<core::GroupCall>(cfg);
   a.options = options;

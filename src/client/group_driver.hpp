@@ -51,6 +51,12 @@ class GroupDriver {
     core::CallConfig call;  // template of the peer calls
     bool require_encryption = true;
     core::Duration flush_window{100};
+    // Member entry timing (GroupCallConfig's defaults; the simulation shortens them).
+    core::Duration member_lifetime{3'600'000};
+    core::Duration member_refresh_margin{15 * 60'000};
+    // Randomness for conf ids, session ids and the core's seed; unset: std::random_device.
+    // The simulation passes a seeded generator so a run repeats.
+    std::function<std::uint64_t()> random;
   };
 
   GroupDriver(Settings settings, Ports ports);
@@ -77,6 +83,11 @@ class GroupDriver {
 
   std::optional<GroupCallSummary> summary(const std::string& room_id) const;
   std::vector<std::string> rooms_in_call() const;
+  // The core machine of our call in the room (for inspection: tests, the simulator).
+  const core::GroupCall* group_call(const std::string& room_id) const {
+    auto it = active_.find(room_id);
+    return it == active_.end() ? nullptr : it->second.call.get();
+  }
   // The newest call event of the room that is not terminated.
   std::optional<std::string> live_conf_id(const std::string& room_id) const;
 
@@ -97,6 +108,8 @@ class GroupDriver {
   void update(GroupUpdate u) { if (ports_.notify) ports_.notify(u); }
   void remember(const std::string& room_id, const Active& a);
   bool descriptions_pending() const;
+  std::uint64_t random();
+  std::string random_id(std::size_t n);
 
   Settings settings_;
   Ports ports_;
