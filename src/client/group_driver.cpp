@@ -1,5 +1,6 @@
 #include "client/group_driver.hpp"
 
+#include <algorithm>
 #include <random>
 
 #include "util/logging.hpp"
@@ -64,6 +65,7 @@ void GroupDriver::on_room_event(const matrix::RoomEvent& ev, core::TimePoint now
     }
     rooms_[ev.room_id].members[*ev.state_key] = *parsed;
     feed(ev.room_id, core::MemberStateEvent{*ev.state_key, *parsed}, now);
+    if (*ev.state_key == settings_.own_user_id && !active_.count(ev.room_id)) recheck_left_entry(ev.room_id, *parsed);
   }
 }
 
@@ -118,6 +120,7 @@ Result<std::string> GroupDriver::join(const std::string& room_id, const GroupCal
   auto conf = live_conf_id(room_id);
   if (!conf && !options.create_if_missing)
     return Error::make(ErrorKind::InvalidArgument, "no group call runs in " + room_id);
+  left_.erase(room_id);
   core::GroupCallConfig cfg;
   cfg.room_id = room_id;
   cfg.conf_id = conf.value_or(random_id(20));
@@ -200,6 +203,8 @@ std::optional<core::TimePoint> GroupDriver::turn(core::TimePoint now) {
     }
   }
   for (const auto& room_id : done) {
+    const auto& cfg = active_.at(room_id).call->config();
+    left_[room_id] = LeftCall{cfg.conf_id, cfg.own_session_id, unix_ms + cfg.member_lifetime.count()};
     if (ports_.store)
       if (auto st = ports_.store->remove_group_call(room_id); !st.ok())
         MXLOG_WARN("group: forgetting the call in {} in the store failed: {}", room_id, st.error().describe());
@@ -317,6 +322,30 @@ void GroupDriver::on_peer_note(const std::string& room_id, Active& a, const core
                  [](const auto&) {},
              },
              p.note);
+}
+
+void GroupDriver::recheck_left_entry(const std::string& room_id, const events::GroupCallMemberContent& ours) {
+  auto it = left_.find(room_id);
+  if (it == left_.end()) return;
+  const std::int64_t unix_ms = ports_.unix_ms();
+  if (unix_ms >= it->second.until_unix_ms) {
+    left_.erase(it);
+    return;
+  }
+  const events::MemberCall* call = events::find_call(ours, it->second.conf_id);
+  if (!call) return;
+  const bool listed = std::any_of(call->devices.begin(), call->devices.end(), [&](const events::MemberDevice& d) {
+    return d.device_id == settings_.own_device_id && d.session_id == it->second.session_id && !d.expired(unix_ms);
+  });
+  if (!listed) return;
+  MXLOG_INFO("group: our member event in {} lists us again after we left {} (another of our devices wrote over it); "
+             "removing our entry again", room_id, it->second.conf_id);
+  auto content = events::updated_member_content(ours, it->second.conf_id, settings_.own_device_id, std::nullopt, unix_ms);
+  ports_.put_state(room_id, std::string(events::type::kGroupCallMember), settings_.own_user_id,
+                   events::to_content(content), [room_id](const Status& st) {
+                     if (!st.ok())
+                       MXLOG_WARN("group: removing our member entry in {} again failed: {}", room_id, st.error().describe());
+                   });
 }
 
 bool GroupDriver::descriptions_pending() const {

@@ -40,7 +40,10 @@ void GroupCall::handle(const GroupInput& input, TimePoint now, std::int64_t unix
   last_unix_ms_ = unix_ms;
   std::visit(overloaded{
                  [&](const CallStateEvent& e) { on_call_state(e, now, unix_ms); },
-                 [&](const MemberStateEvent& e) { members_.set_member(e.user_id, e.content); },
+                 [&](const MemberStateEvent& e) {
+                   members_.set_member(e.user_id, e.content);
+                   for (auto& [key, link] : links_) link.revive();
+                 },
                  [&](const RoomMembers& m) { members_.set_joined(m.joined); },
                  [&](const ToDeviceSignal& s) { on_signal(s, now); },
                  [&](const PeerMediaEvent& e) {

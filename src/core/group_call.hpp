@@ -19,6 +19,7 @@
 //                             -> link(listed, session); note ParticipantJoined
 //   a provisional link's device appears with its session -> listed, tracks unmuted
 //   a device's session changes -> hang up (new_session); note ParticipantLeft; new link
+//   any member event          -> links that gave up (Done) may call again (PeerLink::revive)
 //   a device disappears, expires or its user leaves the room
 //                             -> hang up (user_hangup); note ParticipantLeft; link removed
 // Inbound to-device signal, in this order of checks, each failure logged and dropped:
