@@ -8,8 +8,9 @@
 //                                (expires now + lifetime, refresh armed); note Joined   -> Joined
 //                                (the links then place the calls the mesh rule gives us)
 //   Joined  MemberRefresh     -> put our entry again with a new expires_ts
-//   Joined  our entry missing from our user's member event (another of our devices wrote
-//           over it)          -> put it again (read-modify-write), at most every reassert interval
+//   Joined  our entry missing from our user's member event, or listed with an expires_ts
+//           before our next refresh (another of our devices wrote over it from an older
+//           base)             -> put it again (read-modify-write), at most every reassert interval
 //   Joined  cmd Leave         -> hang up every peer call (user_hangup), then put our member
 //                                content without our entry (+ m.terminated if asked); note Left -> Idle
 //   Joined  call event terminated or redacted -> as Leave, note Left "terminated"       -> Idle
@@ -121,6 +122,7 @@ class GroupCall : private PeerLinkHost {
   TimerTable<GroupTimer, static_cast<std::size_t>(GroupTimer::Count_)> timers_;
   MediaWish wish_;
   std::optional<TimePoint> last_member_put_;
+  std::int64_t own_expires_ts_ = 0;  // of the entry we wrote last
   TimePoint last_now_{};
   std::int64_t last_unix_ms_ = 0;
   std::uint64_t rng_;

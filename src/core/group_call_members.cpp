@@ -1,4 +1,6 @@
 // Member state: who takes part (one PeerLink per listed remote device) and our own entry.
+#include <algorithm>
+
 #include "core/group_call.hpp"
 #include "util/logging.hpp"
 
@@ -61,6 +63,7 @@ void GroupCall::put_own_member(TimePoint now, std::int64_t unix_ms) {
   members_.set_member(config_.own_user_id, content);
   emit(PutMemberState{config_.room_id, config_.own_user_id, std::move(content)});
   last_member_put_ = now;
+  own_expires_ts_ = own.expires_ts;
   timers_.arm(GroupTimer::MemberRefresh, now + config_.member_lifetime - config_.member_refresh_margin);
   timers_.stop(GroupTimer::MemberReassert);
 }
@@ -73,13 +76,17 @@ void GroupCall::remove_own_member(std::int64_t unix_ms) {
 }
 
 void GroupCall::check_own_entry(TimePoint now, std::int64_t unix_ms) {
-  if (!joined() || members_.lists_us(config_.own_session_id, unix_ms)) {
+  // Our entry must be listed, and must not expire before our next refresh: another device of
+  // our user that wrote its member event from an older base may have put our previous
+  // expires_ts back (peers would then drop us before we refresh).
+  const std::int64_t lasts_until = own_expires_ts_ - config_.member_refresh_margin.count();
+  if (!joined() || members_.lists_us(config_.own_session_id, std::max(unix_ms, lasts_until))) {
     timers_.stop(GroupTimer::MemberReassert);
     return;
   }
   const TimePoint allowed = last_member_put_ ? *last_member_put_ + config_.member_reassert_interval : now;
   if (now >= allowed) {
-    MXLOG_INFO("group {}: our member entry is missing from {}'s member event; writing it again", config_.conf_id,
+    MXLOG_INFO("group {}: our member entry is missing from {}'s member event or expires too early; writing it again", config_.conf_id,
                config_.own_user_id);
     put_own_member(now, unix_ms);
   } else {
