@@ -65,7 +65,9 @@ void GroupDriver::on_room_event(const matrix::RoomEvent& ev, core::TimePoint now
     }
     rooms_[ev.room_id].members[*ev.state_key] = *parsed;
     feed(ev.room_id, core::MemberStateEvent{*ev.state_key, *parsed}, now);
-    if (*ev.state_key == settings_.own_user_id && !active_.count(ev.room_id)) recheck_left_entry(ev.room_id, *parsed);
+    if (auto left = left_.find(ev.room_id); left != left_.end() && *ev.state_key == settings_.own_user_id &&
+        !active_.count(ev.room_id) && !left->second.recheck_at && lists_left_session(left->second, *parsed))
+      left->second.recheck_at = now + core::Duration(2'000 + static_cast<std::int64_t>(random() % 1'000));
   }
 }
 
@@ -204,13 +206,16 @@ std::optional<core::TimePoint> GroupDriver::turn(core::TimePoint now) {
   }
   for (const auto& room_id : done) {
     const auto& cfg = active_.at(room_id).call->config();
-    left_[room_id] = LeftCall{cfg.conf_id, cfg.own_session_id, unix_ms + cfg.member_lifetime.count()};
+    left_[room_id] = LeftCall{cfg.conf_id, cfg.own_session_id, unix_ms + cfg.member_lifetime.count(), std::nullopt};
     if (ports_.store)
       if (auto st = ports_.store->remove_group_call(room_id); !st.ok())
         MXLOG_WARN("group: forgetting the call in {} in the store failed: {}", room_id, st.error().describe());
     active_.erase(room_id);
   }
+  recheck_left_entries(now);
   std::optional<core::TimePoint> next = flush_by_;
+  for (const auto& [room_id, left] : left_)
+    if (left.recheck_at && (!next || *left.recheck_at < *next)) next = left.recheck_at;
   for (const auto& [room_id, a] : active_)
     if (auto d = a.call->next_deadline(); d && (!next || *d < *next)) next = d;
   return next;
@@ -324,28 +329,40 @@ void GroupDriver::on_peer_note(const std::string& room_id, Active& a, const core
              p.note);
 }
 
-void GroupDriver::recheck_left_entry(const std::string& room_id, const events::GroupCallMemberContent& ours) {
-  auto it = left_.find(room_id);
-  if (it == left_.end()) return;
+bool GroupDriver::lists_left_session(const LeftCall& left, const events::GroupCallMemberContent& ours) const {
+  const events::MemberCall* call = events::find_call(ours, left.conf_id);
   const std::int64_t unix_ms = ports_.unix_ms();
-  if (unix_ms >= it->second.until_unix_ms) {
-    left_.erase(it);
-    return;
+  return call && unix_ms < left.until_unix_ms &&
+         std::any_of(call->devices.begin(), call->devices.end(), [&](const events::MemberDevice& d) {
+           return d.device_id == settings_.own_device_id && d.session_id == left.session_id && !d.expired(unix_ms);
+         });
+}
+
+void GroupDriver::recheck_left_entries(core::TimePoint now) {
+  for (auto it = left_.begin(); it != left_.end();) {
+    LeftCall& left = it->second;
+    const std::string& room_id = it->first;
+    if (ports_.unix_ms() >= left.until_unix_ms) {
+      it = left_.erase(it);
+      continue;
+    }
+    if (left.recheck_at && now >= *left.recheck_at) {
+      left.recheck_at.reset();
+      const auto& members = rooms_[room_id].members;
+      if (auto ours = members.find(settings_.own_user_id); ours != members.end() && lists_left_session(left, ours->second)) {
+        MXLOG_INFO("group: our member event in {} lists us again after we left {} (another of our devices wrote over "
+                   "it); removing our entry again", room_id, left.conf_id);
+        auto content = events::updated_member_content(ours->second, left.conf_id, settings_.own_device_id, std::nullopt,
+                                                      ports_.unix_ms());
+        ports_.put_state(room_id, std::string(events::type::kGroupCallMember), settings_.own_user_id,
+                         events::to_content(content), [room = room_id](const Status& st) {
+                           if (!st.ok())
+                             MXLOG_WARN("group: removing our member entry in {} again failed: {}", room, st.error().describe());
+                         });
+      }
+    }
+    ++it;
   }
-  const events::MemberCall* call = events::find_call(ours, it->second.conf_id);
-  if (!call) return;
-  const bool listed = std::any_of(call->devices.begin(), call->devices.end(), [&](const events::MemberDevice& d) {
-    return d.device_id == settings_.own_device_id && d.session_id == it->second.session_id && !d.expired(unix_ms);
-  });
-  if (!listed) return;
-  MXLOG_INFO("group: our member event in {} lists us again after we left {} (another of our devices wrote over it); "
-             "removing our entry again", room_id, it->second.conf_id);
-  auto content = events::updated_member_content(ours, it->second.conf_id, settings_.own_device_id, std::nullopt, unix_ms);
-  ports_.put_state(room_id, std::string(events::type::kGroupCallMember), settings_.own_user_id,
-                   events::to_content(content), [room_id](const Status& st) {
-                     if (!st.ok())
-                       MXLOG_WARN("group: removing our member entry in {} again failed: {}", room_id, st.error().describe());
-                   });
 }
 
 bool GroupDriver::descriptions_pending() const {

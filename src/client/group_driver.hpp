@@ -107,7 +107,6 @@ class GroupDriver {
   void on_peer_note(const std::string& room_id, Active& a, const core::gnote::Peer& p);
   void update(GroupUpdate u) { if (ports_.notify) ports_.notify(u); }
   void remember(const std::string& room_id, const Active& a);
-  void recheck_left_entry(const std::string& room_id, const events::GroupCallMemberContent& ours);
   bool descriptions_pending() const;
   std::uint64_t random();
   std::string random_id(std::size_t n);
@@ -120,12 +119,17 @@ class GroupDriver {
   std::map<std::string, std::string> call_rooms_;  // peer call id -> room
   // Calls we left, while our entry could still come back: another device of our user that
   // wrote its member event at the same time built it on a base that still listed us. Each
-  // member event of ours that lists the session we left is answered by removing it again.
+  // member event of ours that lists the session we left is answered by removing it again,
+  // 2-3 s later from the newest content then (several of our devices leaving at once would
+  // otherwise keep writing each other back).
   struct LeftCall {
     std::string conf_id, session_id;
     std::int64_t until_unix_ms = 0;  // our entry would have expired by then anyway
+    std::optional<core::TimePoint> recheck_at;
   };
   std::map<std::string, LeftCall> left_;  // room -> the call we left there
+  bool lists_left_session(const LeftCall& left, const events::GroupCallMemberContent& ours) const;
+  void recheck_left_entries(core::TimePoint now);
   // To-device messages wait (at most flush_window) while other peer calls of the round are
   // still making their descriptions, so a join's invites to every peer go in one request.
   std::optional<core::TimePoint> flush_by_;
