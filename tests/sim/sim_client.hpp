@@ -35,7 +35,8 @@ struct SkewedClock {
   std::int64_t offset_ms = 0;
   std::int64_t ppm = 0;
   std::int64_t wall_skew_ms = 0;  // the wall clock's error (member expiry), set by group scenarios
-  std::int64_t unix_ms(SimTime g) const { return 1'700'000'000'000 + wall_skew_ms + g + g * ppm / 1'000'000; }
+  // Wall clocks are NTP-disciplined: a fixed error, no drift (the monotonic clock drifts).
+  std::int64_t unix_ms(SimTime g) const { return 1'700'000'000'000 + wall_skew_ms + g; }
   core::TimePoint local(SimTime g) const {
     return core::TimePoint{} + std::chrono::milliseconds(offset_ms + g + g * ppm / 1'000'000);
   }
