@@ -1,6 +1,8 @@
 // The group call's lifecycle (join, leave, call event), commands, timers and output queue.
 #include "core/group_call.hpp"
 
+#include <algorithm>
+
 #include "util/logging.hpp"
 #include "util/overloaded.hpp"
 
@@ -102,6 +104,7 @@ void GroupCall::join(const gcmd::Join& j, TimePoint now, std::int64_t unix_ms) {
     call_state_ = s;
     emit(PutCallState{config_.room_id, config_.conf_id, std::move(s)});
   }
+  reasserts_ = 0;
   put_own_member(now, unix_ms);
   emit(gnote::Joined{});
 }
@@ -140,7 +143,10 @@ void GroupCall::on_tick(TimePoint now, std::int64_t unix_ms) {
   while (auto t = timers_.expire(now)) {
     switch (*t) {
       case GroupTimer::MemberRefresh:
-        if (joined()) put_own_member(now, unix_ms);
+        if (joined()) {
+          reasserts_ = 0;
+          put_own_member(now, unix_ms);
+        }
         break;
       case GroupTimer::MemberReassert: break;  // check_own_entry() looks again after this tick
       case GroupTimer::Count_: break;
@@ -160,6 +166,15 @@ std::string GroupCall::new_call_id(std::int64_t unix_ms) {
   std::string id = std::to_string(unix_ms);
   for (int i = 0; i < 16; ++i) id.push_back(kAlphabet[splitmix64(rng_) % (sizeof(kAlphabet) - 1)]);
   return id;
+}
+
+Duration GroupCall::reassert_wait() {
+  // Several devices of one user each writing the member event from a base that lacks the
+  // others' newest entries can keep removing each other: back off (x2 per reassert, up to
+  // x16) with jitter so that one write eventually starts from a complete view.
+  const Duration base = config_.member_reassert_interval * (1 << std::min(reasserts_, 4));
+  const auto jitter = static_cast<std::int64_t>(splitmix64(rng_) % static_cast<std::uint64_t>(base.count() + 1));
+  return base + Duration(jitter);
 }
 
 PeerCall* GroupCall::find_call(const std::string& call_id) {

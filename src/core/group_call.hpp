@@ -10,7 +10,9 @@
 //   Joined  MemberRefresh     -> put our entry again with a new expires_ts
 //   Joined  our entry missing from our user's member event, or listed with an expires_ts
 //           before our next refresh (another of our devices wrote over it from an older
-//           base)             -> put it again (read-modify-write), at most every reassert interval
+//           base)             -> put it again (read-modify-write), after the reassert interval
+//                                doubled per reassert since the last join/refresh (x16 at most),
+//                                plus jitter
 //   Joined  cmd Leave         -> hang up every peer call (user_hangup), then put our member
 //                                content without our entry (+ m.terminated if asked); note Left -> Idle
 //   Joined  call event terminated or redacted -> as Leave, note Left "terminated"       -> Idle
@@ -104,6 +106,7 @@ class GroupCall : private PeerLinkHost {
   void put_own_member(TimePoint now, std::int64_t unix_ms);
   void remove_own_member(std::int64_t unix_ms);
   void check_own_entry(TimePoint now, std::int64_t unix_ms);
+  Duration reassert_wait();
 
   // group_call_inbound.cpp
   void on_signal(const ToDeviceSignal& s, TimePoint now);
@@ -123,6 +126,8 @@ class GroupCall : private PeerLinkHost {
   MediaWish wish_;
   std::optional<TimePoint> last_member_put_;
   std::int64_t own_expires_ts_ = 0;  // of the entry we wrote last
+  int reasserts_ = 0;                // since the last join or refresh (backoff)
+  std::optional<Duration> reassert_after_;  // drawn once per wait
   TimePoint last_now_{};
   std::int64_t last_unix_ms_ = 0;
   std::uint64_t rng_;

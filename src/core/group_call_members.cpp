@@ -84,10 +84,13 @@ void GroupCall::check_own_entry(TimePoint now, std::int64_t unix_ms) {
     timers_.stop(GroupTimer::MemberReassert);
     return;
   }
-  const TimePoint allowed = last_member_put_ ? *last_member_put_ + config_.member_reassert_interval : now;
+  if (!reassert_after_) reassert_after_ = reassert_wait();
+  const TimePoint allowed = last_member_put_ ? *last_member_put_ + *reassert_after_ : now;
   if (now >= allowed) {
     MXLOG_INFO("group {}: our member entry is missing from {}'s member event or expires too early; writing it again", config_.conf_id,
                config_.own_user_id);
+    ++reasserts_;
+    reassert_after_.reset();
     put_own_member(now, unix_ms);
   } else {
     timers_.arm(GroupTimer::MemberReassert, allowed);
