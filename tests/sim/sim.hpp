@@ -10,9 +10,9 @@
 //    delivery bound.
 //  - Probe: in each room one member calls another, who answers: the system must still work.
 //
-// Adding a scenario family (group calls): give SimClient the group machine next to the
-// CallDriver (to-device messages already arrive in handle_batch), write scenarios in their own
-// file, list them in scenarios.cpp, and add their invariants beside invariants.cpp.
+// Group calls (scenario mesh): SimClient runs the real client::GroupDriver next to the
+// CallDriver (sim_client_group.cpp), the homeserver keeps state events and to-device queues
+// (sim_homeserver_group.cpp), the settle and leave checks are in invariants_group.cpp.
 #pragma once
 
 #include <algorithm>
