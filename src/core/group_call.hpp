@@ -11,8 +11,8 @@
 //   Joined  our entry missing from our user's member event, or listed with an expires_ts
 //           before our next refresh (another of our devices wrote over it from an older
 //           base)             -> put it again (read-modify-write), after the reassert interval
-//                                doubled per reassert since the last join/refresh (x16 at most),
-//                                plus jitter
+//                                doubled per reassert (x8 at most; reset by a join, a refresh
+//                                or 10 s of being listed), plus jitter
 //   Joined  cmd Leave         -> hang up every peer call (user_hangup), then put our member
 //                                content without our entry (+ m.terminated if asked); note Left -> Idle
 //   Joined  call event terminated or redacted -> as Leave, note Left "terminated"       -> Idle
@@ -126,7 +126,8 @@ class GroupCall : private PeerLinkHost {
   MediaWish wish_;
   std::optional<TimePoint> last_member_put_;
   std::int64_t own_expires_ts_ = 0;  // of the entry we wrote last
-  int reasserts_ = 0;                // since the last join or refresh (backoff)
+  int reasserts_ = 0;                // since the last join, refresh or stable spell (backoff)
+  std::optional<TimePoint> listed_since_;  // our entry has been listed (as it should) since
   std::optional<Duration> reassert_after_;  // drawn once per wait
   TimePoint last_now_{};
   std::int64_t last_unix_ms_ = 0;

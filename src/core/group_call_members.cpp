@@ -82,8 +82,12 @@ void GroupCall::check_own_entry(TimePoint now, std::int64_t unix_ms) {
   const std::int64_t lasts_until = own_expires_ts_ - config_.member_refresh_margin.count();
   if (!joined() || members_.lists_us(config_.own_session_id, std::max(unix_ms, lasts_until))) {
     timers_.stop(GroupTimer::MemberReassert);
+    // Listed for a while: the next reassert starts without backoff again.
+    if (!listed_since_) listed_since_ = now;
+    if (now - *listed_since_ >= config_.member_reassert_interval * 5) reasserts_ = 0;
     return;
   }
+  listed_since_.reset();
   if (!reassert_after_) reassert_after_ = reassert_wait();
   const TimePoint allowed = last_member_put_ ? *last_member_put_ + *reassert_after_ : now;
   if (now >= allowed) {
