@@ -171,8 +171,9 @@ std::string GroupCall::new_call_id(std::int64_t unix_ms) {
 Duration GroupCall::reassert_wait() {
   // Several devices of one user each writing the member event from a base that lacks the
   // others' newest entries can keep removing each other: back off (x2 per reassert, up to
-  // x8) with jitter so that one write eventually starts from a complete view.
+  // x8) with jitter after the first, so that one write eventually starts from a complete view.
   const Duration base = config_.member_reassert_interval * (1 << std::min(reasserts_, 3));
+  if (reasserts_ == 0) return base;  // the first one at the plain interval
   const auto jitter = static_cast<std::int64_t>(splitmix64(rng_) % static_cast<std::uint64_t>(base.count() + 1));
   return base + Duration(jitter);
 }
