@@ -1,5 +1,6 @@
 #include "client/group_driver.hpp"
 
+#include <algorithm>
 #include <random>
 
 #include "util/logging.hpp"
@@ -11,15 +12,6 @@ using util::overloaded;
 
 namespace {
 
-std::string random_id(std::size_t n) {
-  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::uniform_int_distribution<std::size_t> pick(0, sizeof(kChars) - 2);
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) out.push_back(kChars[pick(rng)]);
-  return out;
-}
-
 core::CallOutput as_call_output(const core::PeerOp& op) {
   return std::visit([](const auto& o) -> core::CallOutput { return o; }, op);
 }
@@ -28,6 +20,19 @@ core::CallOutput as_call_output(const core::PeerOp& op) {
 
 GroupDriver::GroupDriver(Settings settings, Ports ports)
     : settings_(std::move(settings)), ports_(std::move(ports)), peers_(ports_.engine) {}
+
+std::uint64_t GroupDriver::random() {
+  if (settings_.random) return settings_.random();
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng();
+}
+
+std::string GroupDriver::random_id(std::size_t n) {
+  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(kChars[random() % (sizeof(kChars) - 1)]);
+  return out;
+}
 
 void GroupDriver::on_room_event(const matrix::RoomEvent& ev, core::TimePoint now) {
   if (!ev.state_key) return;
@@ -61,6 +66,9 @@ void GroupDriver::on_room_event(const matrix::RoomEvent& ev, core::TimePoint now
     }
     rooms_[ev.room_id].members[*ev.state_key] = *parsed;
     feed(ev.room_id, core::MemberStateEvent{*ev.state_key, *parsed}, now);
+    if (auto left = left_.find(ev.room_id); left != left_.end() && *ev.state_key == settings_.own_user_id &&
+        !active_.count(ev.room_id) && !left->second.recheck_at && lists_left_session(left->second, *parsed))
+      left->second.recheck_at = now + core::Duration(2'000 + static_cast<std::int64_t>(random() % 1'000));
   }
 }
 
@@ -106,6 +114,7 @@ Result<std::string> GroupDriver::join_conf(const std::string& room_id, const Gro
   auto conf = wanted ? wanted : live_conf_id(room_id);
   if (!conf && !options.create_if_missing)
     return Error::make(ErrorKind::InvalidArgument, "no group call runs in " + room_id);
+  left_.erase(room_id);
   core::GroupCallConfig cfg;
   cfg.room_id = room_id;
   cfg.conf_id = conf.value_or(random_id(20));
@@ -118,7 +127,8 @@ Result<std::string> GroupDriver::join_conf(const std::string& room_id, const Gro
   cfg.start_audio_muted = options.audio_muted;
   cfg.require_encryption = settings_.require_encryption;
   cfg.member_lifetime = settings_.member_lifetime;
-  cfg.random_seed = std::random_device{}() ^ (static_cast<std::uint64_t>(std::random_device{}()) << 32);
+  cfg.member_refresh_margin = settings_.member_refresh_margin;
+  cfg.random_seed = random();
   Active a;
   a.call = std::make_unique<core::GroupCall>(cfg);
   a.options = options;
@@ -191,12 +201,17 @@ std::optional<core::TimePoint> GroupDriver::turn(core::TimePoint now) {
     }
   }
   for (const auto& room_id : done) {
+    const auto& cfg = active_.at(room_id).call->config();
+    left_[room_id] = LeftCall{cfg.conf_id, cfg.own_session_id, unix_ms + cfg.member_lifetime.count(), std::nullopt};
     if (ports_.store)
       if (auto st = ports_.store->remove_group_call(room_id); !st.ok())
         MXLOG_WARN("group: forgetting the call in {} in the store failed: {}", room_id, st.error().describe());
     active_.erase(room_id);
   }
+  recheck_left_entries(now);
   std::optional<core::TimePoint> next = flush_by_;
+  for (const auto& [room_id, left] : left_)
+    if (left.recheck_at && (!next || *left.recheck_at < *next)) next = left.recheck_at;
   for (const auto& [room_id, a] : active_)
     if (auto d = a.call->next_deadline(); d && (!next || *d < *next)) next = d;
   return next;
@@ -321,6 +336,42 @@ void GroupDriver::on_peer_note(const std::string& room_id, Active& a, const core
                  [](const auto&) {},
              },
              p.note);
+}
+
+bool GroupDriver::lists_left_session(const LeftCall& left, const events::GroupCallMemberContent& ours) const {
+  const events::MemberCall* call = events::find_call(ours, left.conf_id);
+  const std::int64_t unix_ms = ports_.unix_ms();
+  return call && unix_ms < left.until_unix_ms &&
+         std::any_of(call->devices.begin(), call->devices.end(), [&](const events::MemberDevice& d) {
+           return d.device_id == settings_.own_device_id && d.session_id == left.session_id && !d.expired(unix_ms);
+         });
+}
+
+void GroupDriver::recheck_left_entries(core::TimePoint now) {
+  for (auto it = left_.begin(); it != left_.end();) {
+    LeftCall& left = it->second;
+    const std::string& room_id = it->first;
+    if (ports_.unix_ms() >= left.until_unix_ms) {
+      it = left_.erase(it);
+      continue;
+    }
+    if (left.recheck_at && now >= *left.recheck_at) {
+      left.recheck_at.reset();
+      const auto& members = rooms_[room_id].members;
+      if (auto ours = members.find(settings_.own_user_id); ours != members.end() && lists_left_session(left, ours->second)) {
+        MXLOG_INFO("group: our member event in {} lists us again after we left {} (another of our devices wrote over "
+                   "it); removing our entry again", room_id, left.conf_id);
+        auto content = events::updated_member_content(ours->second, left.conf_id, settings_.own_device_id, std::nullopt,
+                                                      ports_.unix_ms());
+        ports_.put_state(room_id, std::string(events::type::kGroupCallMember), settings_.own_user_id,
+                         events::to_content(content), [room = room_id](const Status& st) {
+                           if (!st.ok())
+                             MXLOG_WARN("group: removing our member entry in {} again failed: {}", room, st.error().describe());
+                         });
+      }
+    }
+    ++it;
+  }
 }
 
 bool GroupDriver::descriptions_pending() const {

@@ -54,8 +54,13 @@ class GroupDriver {
     std::string own_device_id;
     core::CallConfig call;  // template of the peer calls
     bool require_encryption = true;
-    core::Duration member_lifetime{3'600'000};  // our member entry's expiry
     core::Duration flush_window{100};
+    // Member entry timing (GroupCallConfig's defaults; the simulation shortens them).
+    core::Duration member_lifetime{3'600'000};
+    core::Duration member_refresh_margin{15 * 60'000};
+    // Randomness for conf ids, session ids and the core's seed; unset: std::random_device.
+    // The simulation passes a seeded generator so a run repeats.
+    std::function<std::uint64_t()> random;
   };
 
   GroupDriver(Settings settings, Ports ports);
@@ -87,6 +92,11 @@ class GroupDriver {
 
   std::optional<GroupCallSummary> summary(const std::string& room_id) const;
   std::vector<std::string> rooms_in_call() const;
+  // The core machine of our call in the room (for inspection: tests, the simulator).
+  const core::GroupCall* group_call(const std::string& room_id) const {
+    auto it = active_.find(room_id);
+    return it == active_.end() ? nullptr : it->second.call.get();
+  }
   // The room's call: the newest call event that is not terminated (core::choose_call).
   std::optional<std::string> live_conf_id(const std::string& room_id) const;
 
@@ -127,6 +137,8 @@ class GroupDriver {
   void save_wire_calls(const std::string& room_id, Active& a);
   void prefetch_new(Active& a);
   bool descriptions_pending() const;
+  std::uint64_t random();
+  std::string random_id(std::size_t n);
 
   Settings settings_;
   Ports ports_;
@@ -134,6 +146,19 @@ class GroupDriver {
   std::map<std::string, RoomCalls> rooms_;
   std::map<std::string, Active> active_;           // room -> our group call there
   std::map<std::string, std::string> call_rooms_;  // peer call id -> room
+  // Calls we left, while our entry could still come back: another device of our user that
+  // wrote its member event at the same time built it on a base that still listed us. Each
+  // member event of ours that lists the session we left is answered by removing it again,
+  // 2-3 s later from the newest content then (several of our devices leaving at once would
+  // otherwise keep writing each other back).
+  struct LeftCall {
+    std::string conf_id, session_id;
+    std::int64_t until_unix_ms = 0;  // our entry would have expired by then anyway
+    std::optional<core::TimePoint> recheck_at;
+  };
+  std::map<std::string, LeftCall> left_;  // room -> the call we left there
+  bool lists_left_session(const LeftCall& left, const events::GroupCallMemberContent& ours) const;
+  void recheck_left_entries(core::TimePoint now);
   // To-device messages wait (at most flush_window) while other peer calls of the round are
   // still making their descriptions, so a join's invites to every peer go in one request.
   std::optional<core::TimePoint> flush_by_;

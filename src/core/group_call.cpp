@@ -1,6 +1,8 @@
 // The group call's lifecycle (join, leave, call event), commands, timers and output queue.
 #include "core/group_call.hpp"
 
+#include <algorithm>
+
 #include "util/logging.hpp"
 #include "util/overloaded.hpp"
 
@@ -40,7 +42,10 @@ void GroupCall::handle(const GroupInput& input, TimePoint now, std::int64_t unix
   last_unix_ms_ = unix_ms;
   std::visit(overloaded{
                  [&](const CallStateEvent& e) { on_call_state(e, now, unix_ms); },
-                 [&](const MemberStateEvent& e) { members_.set_member(e.user_id, e.content); },
+                 [&](const MemberStateEvent& e) {
+                   members_.set_member(e.user_id, e.content);
+                   for (auto& [key, link] : links_) link.revive();
+                 },
                  [&](const RoomMembers& m) { members_.set_joined(m.joined); },
                  [&](const ToDeviceSignal& s) { on_signal(s, now); },
                  [&](const PeerMediaEvent& e) {
@@ -99,6 +104,7 @@ void GroupCall::join(const gcmd::Join& j, TimePoint now, std::int64_t unix_ms) {
     call_state_ = s;
     emit(PutCallState{config_.room_id, config_.conf_id, std::move(s)});
   }
+  reasserts_ = 0;
   put_own_member(now, unix_ms);
   emit(gnote::Joined{});
 }
@@ -137,7 +143,10 @@ void GroupCall::on_tick(TimePoint now, std::int64_t unix_ms) {
   while (auto t = timers_.expire(now)) {
     switch (*t) {
       case GroupTimer::MemberRefresh:
-        if (joined()) put_own_member(now, unix_ms);
+        if (joined()) {
+          reasserts_ = 0;
+          put_own_member(now, unix_ms);
+        }
         break;
       case GroupTimer::MemberReassert: break;  // check_own_entry() looks again after this tick
       case GroupTimer::Count_: break;
@@ -157,6 +166,16 @@ std::string GroupCall::new_call_id(std::int64_t unix_ms) {
   std::string id = std::to_string(unix_ms);
   for (int i = 0; i < 16; ++i) id.push_back(kAlphabet[splitmix64(rng_) % (sizeof(kAlphabet) - 1)]);
   return id;
+}
+
+Duration GroupCall::reassert_wait() {
+  // Several devices of one user each writing the member event from a base that lacks the
+  // others' newest entries can keep removing each other: back off (x2 per reassert, up to
+  // x8) with jitter after the first, so that one write eventually starts from a complete view.
+  const Duration base = config_.member_reassert_interval * (1 << std::min(reasserts_, 3));
+  if (reasserts_ == 0) return base;  // the first one at the plain interval
+  const auto jitter = static_cast<std::int64_t>(splitmix64(rng_) % static_cast<std::uint64_t>(base.count() + 1));
+  return base + Duration(jitter);
 }
 
 PeerCall* GroupCall::find_call(const std::string& call_id) {

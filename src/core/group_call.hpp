@@ -8,8 +8,11 @@
 //                                (expires now + lifetime, refresh armed); note Joined   -> Joined
 //                                (the links then place the calls the mesh rule gives us)
 //   Joined  MemberRefresh     -> put our entry again with a new expires_ts
-//   Joined  our entry missing from our user's member event (another of our devices wrote
-//           over it)          -> put it again (read-modify-write), at most every reassert interval
+//   Joined  our entry missing from our user's member event, or listed with an expires_ts
+//           before our next refresh (another of our devices wrote over it from an older
+//           base)             -> put it again (read-modify-write), after the reassert interval
+//                                doubled per reassert (x8 at most; reset by a join, a refresh
+//                                or 10 s of being listed), plus jitter
 //   Joined  cmd Leave         -> hang up every peer call (user_hangup), then put our member
 //                                content without our entry (+ m.terminated if asked); note Left -> Idle
 //   Joined  call event terminated or redacted -> as Leave, note Left "terminated"       -> Idle
@@ -19,6 +22,7 @@
 //                             -> link(listed, session); note ParticipantJoined
 //   a provisional link's device appears with its session -> listed, tracks unmuted
 //   a device's session changes -> hang up (new_session); note ParticipantLeft; new link
+//   any member event          -> links that gave up (Done) may call again (PeerLink::revive)
 //   a device disappears, expires or its user leaves the room
 //                             -> hang up (user_hangup); note ParticipantLeft; link removed
 // Inbound to-device signal, in this order of checks, each failure logged and dropped:
@@ -102,6 +106,7 @@ class GroupCall : private PeerLinkHost {
   void put_own_member(TimePoint now, std::int64_t unix_ms);
   void remove_own_member(std::int64_t unix_ms);
   void check_own_entry(TimePoint now, std::int64_t unix_ms);
+  Duration reassert_wait();
 
   // group_call_inbound.cpp
   void on_signal(const ToDeviceSignal& s, TimePoint now);
@@ -120,6 +125,10 @@ class GroupCall : private PeerLinkHost {
   TimerTable<GroupTimer, static_cast<std::size_t>(GroupTimer::Count_)> timers_;
   MediaWish wish_;
   std::optional<TimePoint> last_member_put_;
+  std::int64_t own_expires_ts_ = 0;  // of the entry we wrote last
+  int reasserts_ = 0;                // since the last join, refresh or stable spell (backoff)
+  std::optional<TimePoint> listed_since_;  // our entry has been listed (as it should) since
+  std::optional<Duration> reassert_after_;  // drawn once per wait
   TimePoint last_now_{};
   std::int64_t last_unix_ms_ = 0;
   std::uint64_t rng_;

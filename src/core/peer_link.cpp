@@ -201,6 +201,13 @@ void PeerLink::reset() {
   lost_glare_ = false;
 }
 
+void PeerLink::revive() {
+  if (state_ != PeerLinkState::Done || has_live_call()) return;
+  state_ = PeerLinkState::Idle;
+  retries_ = 0;
+  retry_at_.reset();
+}
+
 MediaWish PeerLink::effective(MediaWish wish) const {
   if (listed_) return wish;
   wish.audio_muted = true;

@@ -18,6 +18,10 @@
 //               -> note PeerRetry, retry_at = now + retry_interval                    -> RetryWait
 //             otherwise -> note PeerGaveUp                                             -> Done
 //   RetryWait retry_at reached (joined, listed)   -> place                            -> InCall
+//   Done      any member event in the room (revive) -> retries from zero              -> Idle
+//               (js-sdk likewise places calls to every participant without one whenever
+//               member state changes: a pair that gave up during an outage, or whose peer
+//               hung up with new_session on a stale view of us, meets again)
 //   InCall    the call connects                    -> retries counted from zero again
 // A new session or a vanished member entry replaces or removes the whole link (GroupCall).
 #pragma once
@@ -99,6 +103,8 @@ class PeerLink {
   void end_call(std::string_view reason, PeerLinkHost& host, TimePoint now);
   // After leaving: no call, nothing scheduled.
   void reset();
+  // Member state changed: a link that gave up (Done, no live call) may call again.
+  void revive();
   void apply_media(const MediaWish& wish, TimePoint now);
   void handle_call_input(const CallInput& input, TimePoint now);
   // Seq gaps and the call's timers.

@@ -6,8 +6,8 @@
 //   build/tests/mxcall_sim --scenario all --first 1 --seeds 500     a batch (what ctest -L sim runs)
 //   build/tests/mxcall_sim --regressions tests/sim/regression_seeds.txt
 //
-// The long soak (100,000 seeds over every scenario; about a quarter of an hour on one core):
-//   build/tests/mxcall_sim --scenario all --first 0x100000 --seeds 33334
+// The long soak (100,000 seeds over every scenario, 1:1 and mesh, on every core):
+//   scripts/sim 100000
 //
 // A failing seed prints one line: the command that replays it with a full trace.
 #include <chrono>

@@ -15,6 +15,10 @@ const std::vector<ScenarioInfo>& all_scenarios() {
        &make_one_to_one},
       {"glare", "1:1", "alice and bob call each other at nearly the same time", &make_glare},
       {"random", "1:1", "three or four users in DM rooms issue random commands at random times", &make_random},
+      {"mesh", "group",
+       "a mesh group call of 2-8 devices (2-6 users): joins (some simultaneous), leaves, rejoins, mutes, "
+       "crash + restart from the store, skewed clocks, member expiry, forged to-device signalling",
+       &make_mesh},
   };
   return list;
 }

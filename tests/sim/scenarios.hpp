@@ -25,6 +25,9 @@ class Scenario {
   // A client reported an update (never inside the client's turn). Scripts react here, e.g. a
   // callee answers some time after its device rang. Called during the safety phase only.
   virtual void on_update(Sim&, SimClient&, const mxcall::CallUpdate&) {}
+  virtual void on_group_update(Sim&, SimClient&, const mxcall::GroupUpdate&) {}
+  // Settle phase starts: users who want to be in a group call and are not join again.
+  virtual void heal(Sim&) {}
   // Extra checks once the settle phase is over (the common ones are in invariants.cpp).
   virtual void check_settled(Sim&) {}
 };
@@ -41,5 +44,6 @@ const ScenarioInfo* find_scenario(std::string_view name);
 std::unique_ptr<Scenario> make_one_to_one();
 std::unique_ptr<Scenario> make_glare();
 std::unique_ptr<Scenario> make_random();
+std::unique_ptr<Scenario> make_mesh();
 
 }  // namespace mxcall::sim

@@ -51,6 +51,7 @@ Sim::Sim(const RunOptions& options, std::unique_ptr<Scenario> scenario)
   media.on_misuse = [this](int client, const std::string& what) {
     fail(clients.at(static_cast<std::size_t>(client))->name(), "media engine contract broken: " + what);
   };
+  hs.on_violation = [this](const std::string& who, const std::string& what) { fail(who, what); };
 }
 
 Sim::~Sim() = default;
@@ -85,6 +86,10 @@ void Sim::on_update(SimClient& c, const mxcall::CallUpdate& u) {
     const std::string id = p.call_id;
     world.after(200, [&c, id] { c.command(id, core::cmd::Answer{false}); });
   }
+}
+
+void Sim::on_group_update(SimClient& c, const mxcall::GroupUpdate& u) {
+  if (phase == Phase::Safety || phase == Phase::Settle) scenario_->on_group_update(*this, c, u);
 }
 
 bool Sim::run_for(SimTime duration) {
@@ -153,6 +158,7 @@ void Sim::heal() {
   for (auto& c : clients)
     for (const auto& id : c->live_calls())
       if (const core::Call* call = c->call(id); call && call->on_hold()) c->command(id, core::cmd::SetHold{false});
+  scenario_->heal(*this);
 }
 
 void Sim::hang_up_everything() {
@@ -210,12 +216,16 @@ RunResult Sim::run(SimTime safety) {
   heal();
   if (!run_for(kSettle)) return finish();
   settle_checks();
+  if (!checker.failed() && group_calls) group_settle_checks();
   if (checker.failed()) return finish();
   scenario_->check_settled(*this);
   phase = Phase::Hangup;
   hang_up_everything();
+  if (group_calls) group_leave_everything();
   if (!run_for(kHangupWait)) return finish();
   hangup_checks();
+  if (!checker.failed() && group_calls) group_leave_checks();
+  if (checker.failed()) return finish();
   phase = Phase::Probe;
   probe();
   if (!run_for(kProbeWait)) return finish();

@@ -10,9 +10,9 @@
 //    delivery bound.
 //  - Probe: in each room one member calls another, who answers: the system must still work.
 //
-// Adding a scenario family (group calls): give SimClient the group machine next to the
-// CallDriver (to-device messages already arrive in handle_batch), write scenarios in their own
-// file, list them in scenarios.cpp, and add their invariants beside invariants.cpp.
+// Group calls (scenario mesh): SimClient runs the real client::GroupDriver next to the
+// CallDriver (sim_client_group.cpp), the homeserver keeps state events and to-device queues
+// (sim_homeserver_group.cpp), the settle and leave checks are in invariants_group.cpp.
 #pragma once
 
 #include <algorithm>
@@ -82,6 +82,9 @@ class Sim {
   Checker checker;
   Phase phase = Phase::Safety;
   const bool config_calm;  // config.calm() as drawn (config.active goes false when healing)
+  // Set by group scenarios in setup(): every process runs a GroupDriver with a store.
+  bool group_calls = false;
+  SimTime member_lifetime = 3'600'000;  // our member entries' lifetime (the refresh is at 2/3)
   std::vector<std::unique_ptr<SimClient>> clients;
 
   SimClient& add_client(const std::string& user, const std::string& device);
@@ -89,6 +92,7 @@ class Sim {
   void fail(const std::string& who, const std::string& what) { checker.fail(world.now(), who, what); }
   // A client reported an update (called after the turn that produced it).
   void on_update(SimClient& c, const mxcall::CallUpdate& u);
+  void on_group_update(SimClient& c, const mxcall::GroupUpdate& u);
   void count(const std::string& what, std::uint64_t n = 1) { stats_[what] += n; }
   void note(std::uint64_t x) { digest_ = (digest_ ^ x) * 0x100000001b3ull; }
   std::uint64_t digest() const { return digest_; }
@@ -105,6 +109,10 @@ class Sim {
   void hangup_checks();
   void probe();
   void probe_checks();
+  // invariants_group.cpp
+  void group_settle_checks();
+  void group_leave_everything();
+  void group_leave_checks();
   bool run_for(SimTime duration);  // false once a violation was found
 
   std::unique_ptr<Scenario> scenario_;

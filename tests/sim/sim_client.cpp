@@ -1,4 +1,7 @@
 #include "sim_client.hpp"
+#include "sim_client_process.hpp"
+
+#include <algorithm>
 
 #include "events/call_events.hpp"
 #include "matrix/retry_decision.hpp"
@@ -36,27 +39,6 @@ SimTime SkewedClock::global_for(core::TimePoint t, SimTime now) const {
   return hi;
 }
 
-struct SimClient::SendJob {
-  req::SendEvent request;
-  std::function<void(const Status&)> done;
-  matrix::AttemptCounts counts;
-};
-
-struct SimClient::Process {
-  Process(MediaNet& net, int index, int inc, const std::string& user) : incarnation(inc), rooms(user), engine(net, index) {}
-  int incarnation;
-  client::RoomTracker rooms;
-  SimEngine engine;
-  std::unique_ptr<client::CallDriver> driver;  // destroyed before the engine
-  std::string since;
-  bool first_sync = true;
-  matrix::AttemptCounts sync_counts;
-  std::deque<SendJob> sends;
-  bool sending = false;
-  std::uint64_t wake_gen = 0;
-  std::mt19937_64 jitter;
-};
-
 SimClient::SimClient(Sim& sim, int index, DeviceRef device, Rng rng, SkewedClock clock)
     : sim_(sim), index_(index), device_(std::move(device)), rng_(rng), clock_(clock) {}
 
@@ -85,9 +67,25 @@ void SimClient::boot(bool lost_store) {
     send_room_event(room, type, content, std::move(done));
   };
   p->driver = std::make_unique<client::CallDriver>(cfg, std::move(ports));
+  if (sim_.group_calls) {
+    if (!store_ || lost_store) {
+      auto st = store::Store::open_in_memory();
+      if (!st.ok()) return sim_.fail(name(), "cannot open a store: " + st.error().describe());
+      store_ = std::move(st).value();
+    }
+    client::GroupDriver::Settings gs;
+    gs.own_user_id = device_.user_id;
+    gs.own_device_id = device_.device_id;
+    gs.call = cfg.call;
+    gs.member_lifetime = core::Duration(sim_.member_lifetime);
+    gs.member_refresh_margin = core::Duration(sim_.member_lifetime / 3);
+    gs.random = [this] { return rng_.next(); };
+    p->group = std::make_unique<client::GroupDriver>(gs, group_ports());
+    p->rejoin_pending = true;
+  }
   p->engine.set_event_sink([this, inc = incarnation_](media::MediaEvent ev) {
     if (!proc_ || incarnation_ != inc) return;
-    proc_->driver->on_media_event(ev, local_now());
+    if (!proc_->group || !proc_->group->on_media_event(ev, local_now())) proc_->driver->on_media_event(ev, local_now());
     turn();
   });
   if (lost_store) saved_token_.clear();
@@ -99,6 +97,13 @@ void SimClient::boot(bool lost_store) {
 void SimClient::crash() {
   if (!proc_) return;
   sim_.world.log(name(), "CRASH: process #" + std::to_string(incarnation_) + " dies");
+  // The store never loses a call the process had joined (it is written at join).
+  const auto stored = stored_group_calls();
+  for (const auto& room : group_rooms())
+    if (std::find(stored.begin(), stored.end(), room) == stored.end())
+      sim_.fail(name(), "crashed in the group call in " + room + ", which its store does not keep");
+  for (auto& r : peer_records_)
+    if (r.incarnation == incarnation_ && !r.ended) r.ended = true, r.reason = "crash";
   for (auto& r : records_)
     if (r.incarnation == incarnation_ && r.live()) {
       r.lost = true;
@@ -132,7 +137,9 @@ void SimClient::on_sync(const matrix::HttpResponse& response) {
   auto batch = matrix::parse_sync_response(response.body);
   if (!batch.ok()) return sim_.fail(name(), "unreadable /sync answer: " + batch.error().describe());
   handle_batch(*batch);
+  if (!proc_) return;
   proc_->first_sync = false;
+  if (proc_->rejoin_pending) rejoin_from_store();
   // As matrix::SyncLoop: the token is saved only once the batch was handled.
   proc_->since = batch->next_batch;
   saved_token_ = proc_->since;
@@ -159,7 +166,7 @@ void SimClient::handle_batch(const matrix::SyncBatch& batch) {
       proc_->driver->on_room_event(ev, now);
     }
   }
-  // To-device messages (the group-call family will consume them) are acknowledged by the token.
+  if (proc_->group) group_batch(batch);  // state, memberships and to-device signalling
   turn();
 }
 
@@ -172,12 +179,17 @@ void SimClient::send_room_event(const std::string& room_id, const std::string& t
   rec.sent.push_back(type);
   sim_.count("sent: " + type);
   if (!rec.live()) sim_.fail(name(), "call " + call_id + " sent " + type + " after it ended");
-  char txn[40];
-  std::snprintf(txn, sizeof txn, "t%016llx.%llu", static_cast<unsigned long long>(rng_.next()),
-                static_cast<unsigned long long>(++txn_counter_));
+  const std::string txn = txn_id();
   sim_.world.log(name(), "send " + type + " call " + call_id + " txn " + txn);
   proc_->sends.push_back(SendJob{req::SendEvent{room_id, type, txn, content}, std::move(done), {}});
   pump_sends();
+}
+
+std::string SimClient::txn_id() {
+  char txn[40];
+  std::snprintf(txn, sizeof txn, "t%016llx.%llu", static_cast<unsigned long long>(rng_.next()),
+                static_cast<unsigned long long>(++txn_counter_));
+  return txn;
 }
 
 void SimClient::pump_sends() {
@@ -199,7 +211,7 @@ void SimClient::on_send_response(const matrix::HttpResponse& response) {
   if (d.rate_limited) sim_.count("transport: 429 answered");
   if (d.action == matrix::RetryAction::Retry) {
     sim_.count("transport: send retried");
-    sim_.world.log(name(), "send " + job.request.type + " txn " + job.request.txn_id + ": " + d.error.describe() +
+    sim_.world.log(name(), describe(job.request) + ": " + d.error.describe() +
                                "; again in " + std::to_string(d.delay.count()) + " ms");
     sim_.world.after(d.delay.count(), guard([this] { attempt_send(); }));
     return;
@@ -207,7 +219,7 @@ void SimClient::on_send_response(const matrix::HttpResponse& response) {
   const Status st = d.action == matrix::RetryAction::Done ? ok_status() : Status(d.error);
   if (!st.ok()) {
     sim_.count("transport: send failed for good");
-    sim_.world.log(name(), "send " + job.request.type + " FAILED for good: " + st.error().describe());
+    sim_.world.log(name(), describe(job.request) + " FAILED for good: " + st.error().describe());
   }
   auto done = std::move(job.done);
   proc_->sends.pop_front();
@@ -220,8 +232,13 @@ void SimClient::on_send_response(const matrix::HttpResponse& response) {
 // ---- the core's turn and the user's commands ---------------------------------------------
 
 void SimClient::turn() {
-  const auto next = proc_->driver->turn(local_now());
+  auto next = proc_->driver->turn(local_now());
+  if (proc_->group) {
+    const auto g = proc_->group->turn(local_now());
+    if (g && (!next || *g < *next)) next = g;
+  }
   check_calls();
+  check_group();
   if (!next) return;
   const SimTime at = clock_.global_for(*next, sim_.world.now());
   const std::uint64_t gen = ++proc_->wake_gen;
@@ -291,6 +308,8 @@ const core::Call* SimClient::call(const std::string& call_id) const {
 }
 
 std::size_t SimClient::core_live_calls() const { return proc_ ? proc_->driver->live_calls() : 0; }
+
+bool SimClient::synced() const { return proc_ && !proc_->first_sync; }
 
 bool SimClient::media_busy() const { return proc_ && proc_->engine.busy(); }
 

@@ -17,9 +17,11 @@
 #include <vector>
 
 #include "client/call_driver.hpp"
+#include "client/group_driver.hpp"
 #include "client/room_tracker.hpp"
 #include "core/call_io.hpp"
 #include "mxcall/client.hpp"
+#include "mxcall/store.hpp"
 #include "sim_homeserver.hpp"
 #include "sim_media.hpp"
 #include "sim_world.hpp"
@@ -32,6 +34,9 @@ class Sim;
 struct SkewedClock {
   std::int64_t offset_ms = 0;
   std::int64_t ppm = 0;
+  std::int64_t wall_skew_ms = 0;  // the wall clock's error (member expiry), set by group scenarios
+  // Wall clocks are NTP-disciplined: a fixed error, no drift (the monotonic clock drifts).
+  std::int64_t unix_ms(SimTime g) const { return 1'700'000'000'000 + wall_skew_ms + g; }
   core::TimePoint local(SimTime g) const {
     return core::TimePoint{} + std::chrono::milliseconds(offset_ms + g + g * ppm / 1'000'000);
   }
@@ -61,6 +66,18 @@ struct CallRecord {
   const std::string& state() const { static const std::string none; return states.empty() ? none : states.back(); }
 };
 
+// What one process of one device saw of one peer call of a group call (group invariants).
+struct PeerCallRecord {
+  std::string call_id;
+  std::string room_id;
+  int incarnation = 0;
+  std::string peer;           // "user/device"
+  std::int64_t next_seq = 0;  // the seq the next message on the wire must carry
+  int connected = 0;
+  bool ended = false;
+  std::string reason;
+};
+
 class SimClient {
  public:
   SimClient(Sim& sim, int index, DeviceRef device, Rng rng, SkewedClock clock);
@@ -80,10 +97,23 @@ class SimClient {
   int incarnation() const { return incarnation_; }
   void set_offline(bool offline) { offline_ = offline; }
   bool offline() const { return offline_; }
+  bool synced() const;  // this process handled its first /sync batch
+  void set_wall_skew(std::int64_t ms) { clock_.wall_skew_ms = ms; }
 
   // ---- the user ----
   std::optional<std::string> place(const std::string& room_id, const std::string& invitee, bool video);
   bool command(const std::string& call_id, const core::CallInput& input);
+
+  // ---- group calls (sim_client_group.cpp) ----
+  bool group_join(const std::string& room_id, bool create, bool video);
+  bool group_leave(const std::string& room_id);
+  bool group_mute(const std::string& room_id, bool muted);
+  const core::GroupCall* group(const std::string& room_id) const;
+  std::vector<std::string> group_rooms() const;  // rooms whose call this process is in
+  const std::vector<PeerCallRecord>& peer_records() const { return peer_records_; }
+  PeerCallRecord* peer_record(const std::string& call_id);  // of the current process
+  // The store (survives a crash unless it is lost too): the rooms whose call it keeps.
+  std::vector<std::string> stored_group_calls() const;
 
   // ---- what happened ----
   const std::vector<CallRecord>& records() const { return records_; }
@@ -117,6 +147,19 @@ class SimClient {
   void turn();
   void on_update(const mxcall::CallUpdate& u);
   void check_calls();
+  // sim_client_group.cpp
+  client::GroupDriver::Ports group_ports();
+  void group_batch(const matrix::SyncBatch& batch);
+  void group_to_device(const matrix::ToDeviceEvent& ev);
+  void put_state(const std::string& room_id, const std::string& type, const std::string& state_key,
+                 const nlohmann::json& content, std::function<void(const Status&)> done);
+  void outgoing_to_device(client::OutgoingToDevice m);
+  void flush_to_device();
+  void on_group_update(const mxcall::GroupUpdate& u);
+  void check_group();
+  void rejoin_from_store();
+  std::string group_fingerprint() const;
+  std::string txn_id();
   std::string fingerprint(const std::string& extra_call) const;
   CallRecord& record_for(const std::string& call_id);
 
@@ -132,6 +175,8 @@ class SimClient {
   std::vector<CallRecord> records_;
   std::size_t batches_ = 0;
   std::uint64_t txn_counter_ = 0;
+  std::unique_ptr<store::Store> store_;  // the device's disk: group calls it is in
+  std::vector<PeerCallRecord> peer_records_;
 };
 
 }  // namespace mxcall::sim

@@ -43,6 +43,9 @@ SimConfig SimConfig::draw(Rng& rng) {
   c.media.path_cut = FaultSite::arm(rng, 0.2, 0.005, 0.03);
   c.media.max_cut = rng.between(1'000, 30'000);
   c.media.spurious_disconnect = FaultSite::arm(rng, 0.15, 0.002, 0.02);
+  // Drawn last: the draws above (and so every older seed) stay as they were.
+  c.hs.td_reorder = FaultSite::arm(rng, 0.3, 0.05, 0.3);
+  c.hs.td_duplicate = FaultSite::arm(rng, 0.2, 0.02, 0.2);
   return c;
 }
 
@@ -58,6 +61,8 @@ std::string SimConfig::describe() const {
   site(out, "duplicate", hs.duplicate);
   if (hs.rate_limit.armed) out << " ratelimit=" << hs.burst << "/" << hs.refill << "ms";
   site(out, "restart/s", hs.restart);
+  site(out, "td-reorder", hs.td_reorder);
+  site(out, "td-dup", hs.td_duplicate);
   out << "; clients drift<=" << client.max_drift_ppm << "ppm";
   site(out, "crash/s", client.crash);
   site(out, "lost-store", client.lost_store);

@@ -29,6 +29,8 @@ struct HsConfig {
   int burst = 10;                   // ... with this burst
   SimTime refill = 200;             // ... and one token per this many ms
   FaultSite restart;                // per second: the homeserver restarts
+  FaultSite td_reorder;             // a to-device message overtakes the one queued before it
+  FaultSite td_duplicate;           // a to-device message is queued twice
 };
 
 struct ClientConfig {

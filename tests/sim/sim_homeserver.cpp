@@ -42,6 +42,7 @@ std::string describe(const HsRequest& r) {
   return std::visit(util::overloaded{
                         [](const req::SendEvent& s) { return "send " + s.type + " txn " + s.txn_id; },
                         [](const req::SendToDevice& s) { return "sendToDevice " + s.type + " txn " + s.txn_id; },
+                        [](const req::PutState& s) { return "put " + s.type + " " + s.state_key + " txn " + s.txn_id; },
                         [](const req::Sync& s) { return "sync since '" + s.since + "'" + (s.full_state ? " full_state" : ""); },
                     },
                     r);
@@ -84,6 +85,7 @@ void SimHomeserver::handle(const DeviceRef& from, const HsRequest& request, Repl
   std::visit(util::overloaded{
                  [&](const req::SendEvent& s) { reply(send_event(from, s)); },
                  [&](const req::SendToDevice& s) { reply(send_to_device(from, s)); },
+                 [&](const req::PutState& s) { reply(put_state(from, s)); },
                  [&](const req::Sync& s) { sync(from, s, std::move(reply)); },
              },
              request);
@@ -122,23 +124,6 @@ matrix::HttpResponse SimHomeserver::send_event(const DeviceRef& from, const req:
   return ok(Json{{"event_id", events_[index].event_id}});
 }
 
-matrix::HttpResponse SimHomeserver::send_to_device(const DeviceRef& from, const req::SendToDevice& s) {
-  const std::string key = from.user_id + "|" + from.device_id + "|todevice|" + s.type + "|" + s.txn_id;
-  if (txns_.count(key)) return ok(Json::object());
-  if (auto limited = rate_limited(from.user_id)) return *limited;
-  txns_[key] = "";
-  for (const auto& [user, per_device] : s.messages) {
-    for (const auto& [device, content] : per_device) {
-      for (auto& [ref, state] : devices_) {
-        if (ref.user_id != user || (device != "*" && device != ref.device_id)) continue;
-        state.to_device.push_back(ToDevice{s.type, from.user_id, content});
-        wake(ref);
-      }
-    }
-  }
-  return ok(Json::object());
-}
-
 void SimHomeserver::inject(const std::string& room_id, const std::string& sender, const std::string& type,
                            const Json& content) {
   Event e{"", room_id, sender, type, std::nullopt, content, world_.now()};
@@ -166,7 +151,9 @@ void SimHomeserver::deliver_later(std::size_t index) {
     last = at;
     const DeviceRef d = ref;
     world_.at(at, [this, d, index] { make_visible(d, index); });
-    if (config_.fire(config_.hs.duplicate, rng_))
+    // A state event delivered again after newer ones would roll the room's state back (a
+    // state reset, which Synapse avoids): group-call state events are never duplicated.
+    if (config_.fire(config_.hs.duplicate, rng_) && e.type.rfind("org.matrix.msc3401.", 0) != 0)
       world_.at(at + rng_.between(1, 5'000), [this, d, index] { make_visible(d, index); });
   }
 }
@@ -266,6 +253,7 @@ std::string SimHomeserver::respond(const DeviceRef& d, const req::Sync& r) {
   for (std::size_t i = b - s.td_base; i < s.to_device.size() && td.size() < kToDevicePerBatch; ++i)
     td.push_back(Json{{"type", s.to_device[i].type}, {"sender", s.to_device[i].sender}, {"content", s.to_device[i].content}});
   const std::size_t next_b = b + td.size();
+  s.td_handed = std::max(s.td_handed, next_b);
   Json body{{"next_batch", token(end, next_b)}, {"rooms", {{"join", join}}}, {"to_device", {{"events", td}}}};
   world_.log("homeserver", "sync " + d.name() + " '" + r.since + "' -> " + token(end, next_b) + " (" +
                                std::to_string(end - a) + " events, " + std::to_string(td.size()) + " to-device)");

@@ -39,9 +39,10 @@ struct DeviceRef {
 namespace req {
 struct SendEvent { std::string room_id, type, txn_id; Json content; };
 struct SendToDevice { std::string type, txn_id; matrix::ToDeviceMessages messages; };
+struct PutState { std::string room_id, type, state_key, txn_id; Json content; };  // txn: for the trace only
 struct Sync { std::string since; SimTime timeout = 0; bool full_state = false; };
 }  // namespace req
-using HsRequest = std::variant<req::SendEvent, req::SendToDevice, req::Sync>;
+using HsRequest = std::variant<req::SendEvent, req::SendToDevice, req::PutState, req::Sync>;
 using Reply = std::function<void(matrix::HttpResponse)>;
 std::string describe(const HsRequest& r);
 
@@ -68,7 +69,16 @@ class SimHomeserver {
   // the room: the clients must ignore it.
   void inject(const std::string& room_id, const std::string& sender, const std::string& type, const Json& content);
 
+  // A to-device message nobody could have sent through the API (a forged sender device, a
+  // plaintext message): straight into a device's queue. encrypted_by: the olm device the
+  // simulated decryption reports (see send_to_device); empty: plaintext.
+  void inject_to_device(const DeviceRef& to, const std::string& sender, const std::string& type, const Json& content,
+                        const std::string& encrypted_by);
+  // The newest state event content of (room, type, state_key), if any.
+  const Json* state(const std::string& room_id, const std::string& type, const std::string& state_key) const;
   std::size_t events_stored() const { return events_.size(); }
+  // The wire check failed (a seq repeated or going back per sender device and call id).
+  std::function<void(const std::string& who, const std::string& what)> on_violation;
 
  private:
   struct Event {
@@ -78,18 +88,23 @@ class SimHomeserver {
     SimTime ts = 0;
   };
   struct ToDevice { std::string type, sender; Json content; };
+  struct Seen { std::int64_t seq = -1; };
   struct Parked { std::uint64_t id; req::Sync request; Reply reply; SimTime deadline; bool flushing = false; };
   struct DeviceState {
     std::vector<std::size_t> stream;            // event indices, in the order this device sees them
     std::map<std::string, SimTime> last_from;   // per sender: keeps its events in order here
     std::deque<ToDevice> to_device;             // not yet acknowledged, numbered from td_base
     std::size_t td_base = 0;
+    std::size_t td_handed = 0;                  // absolute index: messages below it went out in a response
     std::vector<Parked> parked;
   };
   struct Bucket { double tokens = 0; SimTime at = 0; };
 
   matrix::HttpResponse send_event(const DeviceRef& from, const req::SendEvent& r);
   matrix::HttpResponse send_to_device(const DeviceRef& from, const req::SendToDevice& r);
+  matrix::HttpResponse put_state(const DeviceRef& from, const req::PutState& r);
+  void queue_to_device(const DeviceRef& to, ToDevice message);
+  void check_wire_seq(const DeviceRef& from, const Json& inner);
   void sync(const DeviceRef& from, const req::Sync& r, Reply reply);
   std::optional<matrix::HttpResponse> rate_limited(const std::string& user);
   std::size_t persist(Event e);
@@ -113,6 +128,7 @@ class SimHomeserver {
   std::map<DeviceRef, DeviceState> devices_;
   std::map<std::string, std::string> txns_;  // device + endpoint + txn id -> event id ("" for to-device)
   std::map<std::string, Bucket> buckets_;
+  std::map<std::string, std::int64_t> wire_seq_;  // sender device + call id -> last seq accepted
 };
 
 }  // namespace mxcall::sim
