@@ -22,6 +22,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,6 +61,26 @@ double cpu_percent(std::chrono::seconds window) {
   const auto w0 = Clock::now();
   std::this_thread::sleep_for(window);
   return (cpu_seconds() - c0) / std::chrono::duration<double>(Clock::now() - w0).count() * 100.0;
+}
+
+// CPU seconds of another process (utime + stime from /proc/PID/stat); -1 when unreadable.
+double process_cpu_seconds(pid_t pid) {
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return -1;
+  char buf[1024] = {};
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  const std::string st(buf, n);
+  const auto close = st.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return -1;
+  std::istringstream in(st.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {  // fields 14 and 15 (1-based) are utime, stime
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 double since_ms(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
@@ -125,8 +146,12 @@ struct World {
   }
 };
 
-// 1:1 reference: place_call -> Connected at the caller (ICE up), median of `calls`.
-double one_to_one_ms(World& w, int calls) {
+// 1:1 reference: place_call -> Connected at the caller (ICE up), median of `calls`, with the
+// CPU the homeserver and both clients spent meanwhile (medians).
+struct OneToOne {
+  double connected_ms = -1, synapse_cpu_ms = -1, clients_cpu_ms = -1;
+};
+OneToOne one_to_one_ms(World& w, int calls) {
   auto a = w.start("one-a", false), b = w.start("one-b", true);
   std::mutex m;
   std::condition_variable cv;
@@ -136,21 +161,25 @@ double one_to_one_ms(World& w, int calls) {
     if (u.kind == CallUpdate::Kind::Connected) connected.insert(u.call_id);
     cv.notify_all();
   });
-  std::vector<double> v;
+  std::vector<double> v, hs_cpu, own_cpu;
   for (int i = -1; i < calls; ++i) {  // -1: warm-up (DM room, certificates)
+    const double hs0 = process_cpu_seconds(w.hs->pid()), own0 = cpu_seconds();
     const auto t0 = Clock::now();
     auto id = a->client->place_call(b->client->user_id(), false);
     if (!id.ok()) die("1:1 call: " + id.error().describe());
     std::unique_lock lock(m);
-    if (cv.wait_for(lock, std::chrono::seconds(20), [&] { return connected.count(*id) > 0; }) && i >= 0)
+    if (cv.wait_for(lock, std::chrono::seconds(20), [&] { return connected.count(*id) > 0; }) && i >= 0) {
       v.push_back(since_ms(t0));
+      hs_cpu.push_back((process_cpu_seconds(w.hs->pid()) - hs0) * 1000);
+      own_cpu.push_back((cpu_seconds() - own0) * 1000);
+    }
     lock.unlock();
     (void)a->client->hangup(*id);
     std::this_thread::sleep_for(ms(200));
   }
   a->client->stop();
   b->client->stop();
-  return median(v);
+  return {median(v), median(hs_cpu), median(own_cpu)};
 }
 
 bool all_connected(std::vector<std::unique_ptr<Bot>>& bots, std::size_t peers, std::chrono::seconds t) {
@@ -166,6 +195,10 @@ struct MeshResult {
   double join_to_all_connected_ms = -1;
   std::uint64_t to_device_requests = 0, to_device_rounds = 0, to_device_messages = 0, keys_requests = 0;
   double cpu_percent = -1;
+  // CPU spent from the joins to every pair connected: the homeserver's and this process's
+  // (every bot). On a 2-core machine a join that keeps Synapse busy most of the time is
+  // homeserver-bound.
+  double synapse_cpu_ms = -1, bots_cpu_ms = -1;
 };
 
 // Everyone in the room; the first bot starts the call; once all have seen it, all join at once.
@@ -195,6 +228,7 @@ MeshResult run_mesh(World& w, int n, const std::string& tag, std::vector<std::un
   std::vector<ClientStats> before;
   for (auto& b : bots) before.push_back(b->client->stats());
   MeshResult r;
+  const double hs_cpu0 = process_cpu_seconds(w.hs->pid()), own_cpu0 = cpu_seconds();
   const auto t0 = Clock::now();
   {
     std::vector<std::thread> joins;
@@ -205,6 +239,8 @@ MeshResult run_mesh(World& w, int n, const std::string& tag, std::vector<std::un
     for (auto& t : joins) t.join();
   }
   if (all_connected(bots, static_cast<std::size_t>(n - 1), std::chrono::seconds(90))) r.join_to_all_connected_ms = since_ms(t0);
+  r.synapse_cpu_ms = (process_cpu_seconds(w.hs->pid()) - hs_cpu0) * 1000;
+  r.bots_cpu_ms = (cpu_seconds() - own_cpu0) * 1000;
   std::this_thread::sleep_for(ms(500));  // stragglers of the last round are counted too
   for (std::size_t i = 0; i < bots.size(); ++i) {
     const auto s = bots[i]->client->stats();
@@ -272,8 +308,7 @@ int main(int argc, char** argv) {
   const int calls = argc > 1 ? std::max(3, std::atoi(argv[1])) : 5;
   const int history = argc > 2 ? std::max(0, std::atoi(argv[2])) : 10000;
   if (!std::getenv("MXCALL_LOG")) log::set_level(log::Level::Warn);
-  // MXCALL_BENCH_MESH_ONLY=N: one mesh of N and nothing else (to trace it with MXCALL_LOG=debug);
-  // =restart: one restart with no history after `history` ms down.
+  // MXCALL_BENCH_MESH_ONLY=N: one mesh of N and nothing else (to trace it with MXCALL_LOG=debug).
   const char* only = std::getenv("MXCALL_BENCH_MESH_ONLY");
   char tmpl[] = "/tmp/mxcall-bench-mesh-XXXXXX";
   if (!::mkdtemp(tmpl)) return 1;
@@ -287,8 +322,11 @@ int main(int argc, char** argv) {
   for (const char* u : {"one-a", "one-b"}) (void)hs->register_user(u, "bench");
   World w{&*hs, dir};
 
-  if (only && std::string(only) == "restart") {  // MXCALL_BENCH_MESH_ONLY=restart: one restart, 0 history
-    const Restart r = restart(w, 0, ms(history), "ro");
+  // MXCALL_BENCH_MESH_ONLY=restart: one restart, no history, `history` ms down;
+  // =restart-history: one restart with `history` events sent while down.
+  if (only && (std::string(only) == "restart" || std::string(only) == "restart-history")) {
+    const bool with_history = std::string(only) == "restart-history";
+    const Restart r = with_history ? restart(w, history, ms(0), "rh") : restart(w, 0, ms(history), "ro");
     std::printf("restart after %.0f ms down: rejoined %.1f ms, all pairs connected %.1f ms\n", r.down_ms, r.joined_ms,
                 r.connected_ms);
     (void)hs->stop();
@@ -297,38 +335,45 @@ int main(int argc, char** argv) {
   }
   if (only) {
     const MeshResult r = run_mesh(w, std::atoi(only), "only");
-    std::printf("mesh of %s: join -> all connected %.1f ms\n", only, r.join_to_all_connected_ms);
+    std::printf("mesh of %s: join -> all connected %.1f ms; CPU meanwhile: Synapse %.0f ms, the bots %.0f ms\n", only,
+                r.join_to_all_connected_ms, r.synapse_cpu_ms, r.bots_cpu_ms);
     (void)hs->stop();
     fs::remove_all(dir);
     return 0;
   }
-  const double one = one_to_one_ms(w, calls);
-  std::printf("1:1 call, place -> ICE connected (median of %d): %.1f ms\n", calls, one);
-  nlohmann::json j = {{"one_to_one_connected_ms", one}};
+  const OneToOne ref = one_to_one_ms(w, calls);
+  const double one = ref.connected_ms;
+  std::printf("1:1 call, place -> ICE connected (median of %d): %.1f ms; CPU meanwhile: Synapse %.0f ms, both clients "
+              "%.0f ms\n", calls, one, ref.synapse_cpu_ms, ref.clients_cpu_ms);
+  nlohmann::json j = {{"one_to_one_connected_ms", one}, {"one_to_one_synapse_cpu_ms", ref.synapse_cpu_ms},
+                      {"one_to_one_clients_cpu_ms", ref.clients_cpu_ms}};
   std::map<int, MeshResult> mesh;
   for (int n : {2, 4, 8}) {
-    std::vector<double> t;
-    MeshResult last;
-    for (int rep = 0; rep < (n == 8 ? 3 : 2); ++rep) {
-      last = run_mesh(w, n, std::to_string(n) + "r" + std::to_string(rep));
-      t.push_back(last.join_to_all_connected_ms);
-    }
-    last.join_to_all_connected_ms = median(t);
+    // Three runs each; the one with the median time is reported whole (its counts and CPU).
+    std::vector<MeshResult> runs;
+    for (int rep = 0; rep < 3; ++rep) runs.push_back(run_mesh(w, n, std::to_string(n) + "r" + std::to_string(rep)));
+    std::sort(runs.begin(), runs.end(), [](const MeshResult& x, const MeshResult& y) {
+      return x.join_to_all_connected_ms < y.join_to_all_connected_ms;
+    });
+    const MeshResult last = runs[1];
     mesh[n] = last;
     const double per_round = last.to_device_rounds ? static_cast<double>(last.to_device_requests) / last.to_device_rounds : -1;
     std::printf("mesh of %d: join -> all %d pairs connected %.1f ms (%.2f x 1:1); sendToDevice %llu requests in %llu rounds "
-                "(%.2f per round, %llu messages); keys requests %.1f per participant; CPU %.1f %% of a core\n",
+                "(%.2f per round, %llu messages); keys requests %.1f per participant; CPU %.1f %% of a core; during "
+                "the join Synapse used %.0f ms of CPU, the bots %.0f ms\n",
                 n, n * (n - 1) / 2, last.join_to_all_connected_ms, last.join_to_all_connected_ms / one,
                 static_cast<unsigned long long>(last.to_device_requests), static_cast<unsigned long long>(last.to_device_rounds),
                 per_round, static_cast<unsigned long long>(last.to_device_messages),
-                static_cast<double>(last.keys_requests) / n, last.cpu_percent);
+                static_cast<double>(last.keys_requests) / n, last.cpu_percent, last.synapse_cpu_ms, last.bots_cpu_ms);
     j["mesh"][std::to_string(n)] = {{"join_to_all_connected_ms", last.join_to_all_connected_ms},
                                     {"ratio_vs_one_to_one", last.join_to_all_connected_ms / one},
                                     {"to_device_requests", last.to_device_requests},
                                     {"to_device_rounds", last.to_device_rounds},
                                     {"requests_per_round", per_round},
                                     {"keys_requests_per_participant", static_cast<double>(last.keys_requests) / n},
-                                    {"cpu_percent", last.cpu_percent}};
+                                    {"cpu_percent", last.cpu_percent},
+                                    {"synapse_cpu_ms", last.synapse_cpu_ms},
+                                    {"bots_cpu_ms", last.bots_cpu_ms}};
   }
   // CPU per connected peer: the 8-mesh minus the 2-mesh over the peer connections added
   // (every pair is two peer connections in this process).
