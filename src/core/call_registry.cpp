@@ -24,9 +24,13 @@ bool CallRegistry::remember(const std::string& event_id) {
   return true;
 }
 
-bool CallRegistry::answered_elsewhere_by_us(const std::string& sender, const events::CallEvent& event) const {
-  const auto* a = std::get_if<events::CallAnswer>(&event);
-  return a && sender == config_.call.own_user_id && a->common.party_id != config_.call.own_party_id;
+CallRegistry::Verdict CallRegistry::outvoted_verdict(const std::string& sender, const events::CallEvent& event) const {
+  if (sender == config_.call.own_user_id) return Verdict::Wait;  // our devices' answers decide nothing
+  if (std::holds_alternative<events::CallHangup>(event) || std::holds_alternative<events::CallReject>(event))
+    return Verdict::Keep;
+  if (const auto* sel = std::get_if<events::CallSelectAnswer>(&event); sel && sel->selected_party_id != config_.call.own_party_id)
+    return Verdict::Yield;
+  return Verdict::Wait;
 }
 
 void CallRegistry::handle_room_event(const std::string& room_id, const std::string& sender,
@@ -41,13 +45,26 @@ void CallRegistry::handle_room_event(const std::string& room_id, const std::stri
     MXLOG_WARN("calls: {} for call {} from {}, who is not in {}: dropped", events::event_type(event), call_id, sender, room_id);
     return;
   }
-  if (auto won = outvoted_.find(call_id); won != outvoted_.end() && answered_elsewhere_by_us(sender, event)) {
-    // Glare across our devices: ours won here, but another device of our user answered theirs.
-    // The user took their call, so ours is moot (else both calls go on; tests/sim, glare seeds).
-    MXLOG_INFO("calls: our user answered {} elsewhere; our call {} yields", call_id, won->second);
-    if (auto ours = calls_.find(won->second); ours != calls_.end())
-      ours->second.handle(cmd::Hangup{std::string(events::reason::kReplaced)}, now);
-    outvoted_.erase(won);
+  if (auto won = outvoted_.find(call_id); won != outvoted_.end()) {
+    // Glare across our devices: ours won here, so the peer (a v1 client: it named us) will answer
+    // ours and hang theirs up, unless another device of ours answered theirs before the peer saw
+    // our invite: then the peer selects that answer and ours must go (else two calls go on).
+    // Decided by what the peer does, not by our other device's answer: the peer may already
+    // have taken ours (tests/sim glare seeds 0x1006ee, 0x102b4a, 0x103075).
+    switch (outvoted_verdict(sender, event)) {
+      case Verdict::Wait:
+        break;
+      case Verdict::Keep:
+        outvoted_.erase(won);
+        break;
+      case Verdict::Yield:
+        MXLOG_INFO("calls: the peer took {}, answered by another device of ours; our call {} yields", call_id,
+                   won->second);
+        if (auto ours = calls_.find(won->second); ours != calls_.end())
+          ours->second.handle(cmd::Hangup{std::string(events::reason::kReplaced)}, now);
+        outvoted_.erase(won);
+        break;
+    }
   }
   if (auto it = calls_.find(call_id); it != calls_.end()) {
     if (it->second.room_id() != room_id) {
@@ -112,14 +129,19 @@ CallRegistry::Glare CallRegistry::resolve_glare(const std::string& room_id, cons
       MXLOG_INFO("calls: glare in {}: our call {} wins over {}; theirs is ignored", room_id, id, invite.common.call_id);
       if (outvoted_.size() >= 64) outvoted_.erase(outvoted_.begin());
       outvoted_[invite.common.call_id] = id;
-      // Their call may have been answered by another device of ours before its invite got here.
+      // What the peer did with their call may have arrived before its invite.
       if (auto o = orphans_.find(invite.common.call_id); o != orphans_.end())
-        for (const auto& ev : o->second)
-          if (answered_elsewhere_by_us(ev.sender, ev.event)) {
-            MXLOG_INFO("calls: our user answered {} elsewhere; our call {} yields", invite.common.call_id, id);
+        for (const auto& ev : o->second) {
+          const Verdict v = outvoted_verdict(ev.sender, ev.event);
+          if (v == Verdict::Wait) continue;
+          if (v == Verdict::Yield) {
+            MXLOG_INFO("calls: the peer took {}, answered by another device of ours; our call {} yields",
+                       invite.common.call_id, id);
             ours.handle(cmd::Hangup{std::string(events::reason::kReplaced)}, now);
-            break;
           }
+          outvoted_.erase(invite.common.call_id);
+          break;
+        }
       return Glare::OursWins;
     }
     MXLOG_INFO("calls: glare in {}: answering {} instead of our call {}", room_id, invite.common.call_id, id);

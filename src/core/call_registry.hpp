@@ -62,7 +62,9 @@ class CallRegistry {
   };
 
   bool remember(const std::string& event_id);
-  bool answered_elsewhere_by_us(const std::string& sender, const events::CallEvent& event) const;
+  // For a call of theirs that lost a glare to ours: what an event about it means for ours.
+  enum class Verdict { Wait, Keep, Yield };
+  Verdict outvoted_verdict(const std::string& sender, const events::CallEvent& event) const;
   void on_invite(const std::string& room_id, const std::string& sender, const events::CallInvite& invite,
                  std::optional<std::int64_t> age_ms, TimePoint now);
   enum class Glare { None, OursWins, TheirsWinsVoice, TheirsWinsVideo };
