@@ -170,24 +170,72 @@ TEST(CallSimRegressions, AnAnswerFromBeforeOurOfferIsNotTakenForItsAnswer) {
   EXPECT_EQ(call.signaling(), Signaling::Stable);
 }
 
-TEST(CallSimRegressions, OurCallYieldsWhenAnotherDeviceOfOursAnswersTheCallItOutvoted) {
-  RegistryConfig cfg;
-  cfg.call = config("@bob:x", "BOB1");
-  CallRegistry reg(cfg);
+// Glare across bob's devices: bob1's call wins over alice's, bob2 answers alice's call.
+// Sim glare seeds 0x1006ee, 0x102b4a, 0x103075: what alice does with her call decides.
+class CrossDeviceGlare : public ::testing::Test {
+ protected:
+  CrossDeviceGlare() : reg_(registry_config()) {
+    reg_.place("!r:x", "a-ours", std::string("@alice:x"), false, kStart);
+    reg_.handle("a-ours", media::LocalDescriptionReady{1, {media::SdpType::Offer, sdp("bob1")}}, kStart);
+    reg_.handle("a-ours", gathered(), kStart);
+    while (reg_.poll()) {}
+    events::CallInvite theirs = invite_from_alice();
+    theirs.common.call_id = "z-theirs";  // the larger id: ours wins the glare here
+    reg_.handle_room_event("!r:x", "@alice:x", "$1", theirs, 0, kStart);
+  }
+  static RegistryConfig registry_config() {
+    RegistryConfig cfg;
+    cfg.call = config("@bob:x", "BOB1");
+    return cfg;
+  }
+  void bob2_answers_theirs() {
+    events::CallAnswer answer{{"z-theirs", std::string("BOB2"), events::CallVersion::V1}, {media::SdpType::Answer, sdp("bob2")}, std::nullopt, {}};
+    reg_.handle_room_event("!r:x", "@bob:x", "$2", answer, 0, kStart);
+  }
+  const Call& ours() { return *reg_.find("a-ours"); }
+  CallRegistry reg_;
+};
+
+TEST_F(CrossDeviceGlare, OursYieldsWhenThePeerSelectsOurOtherDevicesAnswer) {
+  ASSERT_EQ(ours().state(), CallState::InviteSent);
+  bob2_answers_theirs();
+  EXPECT_EQ(ours().state(), CallState::InviteSent);  // the answer alone decides nothing
+  events::CallSelectAnswer select{{"z-theirs", std::string("alice1"), events::CallVersion::V1}, "BOB2"};
+  reg_.handle_room_event("!r:x", "@alice:x", "$3", select, 0, kStart);
+  EXPECT_TRUE(ours().ended());
+  EXPECT_EQ(ours().end_reason(), "replaced");
+}
+
+TEST_F(CrossDeviceGlare, OursStaysWhenThePeerHungTheirsUp) {
+  events::CallHangup hangup{{"z-theirs", std::string("alice1"), events::CallVersion::V1}, "replaced"};
+  reg_.handle_room_event("!r:x", "@alice:x", "$3", hangup, 0, kStart);
+  bob2_answers_theirs();  // arrives after alice gave her call up
+  EXPECT_FALSE(ours().ended());
+}
+
+TEST_F(CrossDeviceGlare, OursStaysWhenThePeerAnsweredOursEvenIfOurOtherDeviceAnsweredTheirs) {
+  bob2_answers_theirs();
+  events::CallAnswer alice_takes_ours{{"a-ours", std::string("alice1"), events::CallVersion::V1}, {media::SdpType::Answer, sdp("alice1")}, std::nullopt, {}};
+  reg_.handle_room_event("!r:x", "@alice:x", "$3", alice_takes_ours, 0, kStart);
+  events::CallHangup hangup{{"z-theirs", std::string("alice1"), events::CallVersion::V1}, "replaced"};
+  reg_.handle_room_event("!r:x", "@alice:x", "$4", hangup, 0, kStart);
+  EXPECT_FALSE(ours().ended());
+  EXPECT_EQ(ours().state(), CallState::Connecting);
+}
+
+TEST_F(CrossDeviceGlare, APeerSelectionThatArrivedBeforeTheirInviteIsHonoured) {
+  // A fresh registry: bob2's answer and alice's select_answer arrive before alice's invite.
+  CallRegistry reg(registry_config());
   reg.place("!r:x", "a-ours", std::string("@alice:x"), false, kStart);
   reg.handle("a-ours", media::LocalDescriptionReady{1, {media::SdpType::Offer, sdp("bob1")}}, kStart);
   reg.handle("a-ours", gathered(), kStart);
   while (reg.poll()) {}
-  ASSERT_EQ(reg.find("a-ours")->state(), CallState::InviteSent);
+  events::CallSelectAnswer select{{"z-theirs", std::string("alice1"), events::CallVersion::V1}, "BOB2"};
+  reg.handle_room_event("!r:x", "@alice:x", "$3", select, 0, kStart);
   events::CallInvite theirs = invite_from_alice();
-  theirs.common.call_id = "z-theirs";  // the larger id: ours wins the glare here
+  theirs.common.call_id = "z-theirs";
   reg.handle_room_event("!r:x", "@alice:x", "$1", theirs, 0, kStart);
-  ASSERT_EQ(reg.find("a-ours")->state(), CallState::InviteSent);
-  // bob's other device picks up alice's call: the user chose hers.
-  events::CallAnswer answer{{"z-theirs", std::string("BOB2"), events::CallVersion::V1}, {media::SdpType::Answer, sdp("bob2")}, std::nullopt, {}};
-  reg.handle_room_event("!r:x", "@bob:x", "$2", answer, 0, kStart);
   EXPECT_TRUE(reg.find("a-ours")->ended());
-  EXPECT_EQ(reg.find("a-ours")->end_reason(), "replaced");
 }
 
 }  // namespace
