@@ -238,8 +238,20 @@ void Call::on_tick(TimePoint now) {
         break;
       case CallTimer::NegotiateTimeout:
         if (signaling_ == Signaling::HaveLocalOffer) {
-          MXLOG_WARN("call {}: our renegotiation offer was never answered", call_id_);
+          // What the offer carried (a hold, a track, a restart) never reached the peer: offer
+          // again with what we want now, or the two ends disagree for good. A peer that leaves
+          // two offers in a row unanswered is gone (its process died with the call): end the
+          // call rather than keep it "connected" to nobody (tests/sim, 100k soak).
+          if (++unanswered_offers_ >= kMaxUnansweredOffers) {
+            MXLOG_WARN("call {}: {} renegotiation offers in a row were never answered: ending the call", call_id_,
+                       unanswered_offers_);
+            send_hangup(events::reason::kUnknownError);
+            end(std::string(events::reason::kUnknownError), false);
+            break;
+          }
+          MXLOG_WARN("call {}: our renegotiation offer was never answered; offering again", call_id_);
           signaling_ = Signaling::Stable;
+          offer_wanted_ = true;
           maybe_start_offer(now);
         }
         break;

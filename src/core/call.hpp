@@ -159,6 +159,8 @@ class Call {
   std::optional<std::string> remote_ufrag_;  // of the last remote description ("" if it had none)
   bool offer_wanted_ = false;         // a renegotiation is due once signaling is stable
   bool ice_restart_wanted_ = false;   // ...and it must restart ICE
+  int unanswered_offers_ = 0;          // renegotiation offers in a row that timed out
+  static constexpr int kMaxUnansweredOffers = 2;
   int superseded_answers_ = 0;        // answers being created for offers a newer one replaced
   std::optional<TimePoint> offer_sent_at_;  // our last m.call.negotiate offer
   bool remote_offers_video_ = false;

@@ -146,6 +146,7 @@ void Call::on_negotiate(const std::string& sender, const events::CallNegotiate& 
       return;
     }
     timers_.stop(CallTimer::NegotiateTimeout);
+    unanswered_offers_ = 0;
     emit(op::SetRemoteDescription{n.description});
     remote_ufrag_ = sdp_ice_ufrag(n.description.sdp).value_or("");
     signaling_ = Signaling::Stable;
@@ -158,6 +159,7 @@ void Call::on_negotiate(const std::string& sender, const events::CallNegotiate& 
     MXLOG_INFO("call {}: colliding renegotiation offer ignored (we are impolite)", call_id_);
     return;
   }
+  unanswered_offers_ = 0;  // the peer is alive and negotiating
   set_remote_metadata(n.metadata);
   const auto ufrag = sdp_ice_ufrag(n.description.sdp);
   const bool remote_restart = remote_ufrag_ && ufrag.value_or("") != *remote_ufrag_;

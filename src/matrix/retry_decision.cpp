@@ -36,9 +36,12 @@ std::optional<milliseconds> parse_retry_after(const std::string& value,
   std::tm tm{};
   const char* end = strptime(value.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
   if (!end || *end != '\0') return std::nullopt;
-  const auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
-  if (when <= now) return milliseconds(0);
-  return std::chrono::duration_cast<milliseconds>(when - now);
+  // In whole seconds: a date far in the future (year 5206...) overflows system_clock's
+  // nanoseconds (found by fuzz_http_error; its input is in fuzz/corpus/http_error).
+  const std::int64_t when = timegm(&tm);
+  const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  if (when <= now_s) return milliseconds(0);
+  return milliseconds(std::min<std::int64_t>(when - now_s, INT64_MAX / 1000) * 1000);
 }
 
 milliseconds backoff_delay(const RetryPolicy& p, int failures, std::mt19937_64& rng) {

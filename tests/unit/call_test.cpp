@@ -249,6 +249,36 @@ TEST_F(CallTest, HoldIsSeenByTheOtherSide) {
   EXPECT_TRUE(bob.call->remote_on_hold() == false);
 }
 
+// Sim seeds one_to_one 0x1015ee and 0x1011e7 (100k soak): an offer that times out is made
+// again, and a peer that leaves two in a row unanswered is gone.
+TEST_F(CallTest, AnUnansweredHoldOfferIsMadeAgainAndReachesThePeer) {
+  connect();
+  auto bobs_call = std::move(bob.call);
+  bob.call.reset();  // bob misses the first offer
+  room.input(alice, core::cmd::SetHold{true});
+  bob.call = std::move(bobs_call);
+  room.advance(std::chrono::seconds(61));
+  int offers = 0;
+  for (const auto& n : alice.sent_of<events::CallNegotiate>()) offers += n.description.type == media::SdpType::Offer;
+  EXPECT_EQ(offers, 2);
+  EXPECT_TRUE(bob.call->remote_on_hold());
+  EXPECT_EQ(alice.call->signaling(), core::Signaling::Stable);
+  room.advance(std::chrono::seconds(130));
+  EXPECT_FALSE(alice.call->ended());
+}
+
+TEST_F(CallTest, APeerThatLeavesTwoOffersUnansweredIsGone) {
+  connect();
+  bob.call.reset();  // bob's process died with the call
+  room.input(alice, core::cmd::SetHold{true});
+  room.advance(std::chrono::seconds(61));
+  EXPECT_FALSE(alice.call->ended());
+  room.advance(std::chrono::seconds(61));
+  ASSERT_TRUE(alice.call->ended());
+  EXPECT_EQ(alice.call->end_reason(), "unknown_error");
+  ASSERT_FALSE(alice.sent_of<events::CallHangup>().empty());
+}
+
 TEST_F(CallTest, MuteSendsMetadataChanged) {
   connect();
   room.input(bob, core::cmd::SetMuted{media::MediaKind::Audio, true});

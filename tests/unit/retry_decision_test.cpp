@@ -134,5 +134,15 @@ TEST(RetryAfter, ParsesSecondsAndDatesRejectsJunk) {
   EXPECT_FALSE(parse_retry_after("", kNow));
 }
 
+TEST(RetryAfter, ADateFarInTheFutureDoesNotOverflow) {
+  // fuzz_http_error: the year 5206 overflowed system_clock's nanoseconds (UBSan).
+  const auto far = parse_retry_after("Wed, 21 Oct 5206 07:28:00 GMT", kNow);
+  ASSERT_TRUE(far);
+  EXPECT_GT(far->count(), 0);
+  const auto soon = parse_retry_after("Thu, 01 Jan 2099 00:00:00 GMT", kNow);
+  ASSERT_TRUE(soon);
+  EXPECT_GT(*far, *soon);
+}
+
 }  // namespace
 }  // namespace mxcall::matrix
