@@ -2,6 +2,7 @@
 // and the webrtcbin engine's rewrites (media/sdp_rewrite.hpp). Nothing may crash; rewrites
 // are stable when applied twice, and no helper invents a line break inside a value.
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -12,9 +13,12 @@
 
 namespace {
 
-void require(bool condition) {
-  if (!condition) std::abort();
+void require_at(bool condition, const char* what, int line) {
+  if (condition) return;
+  std::fprintf(stderr, "sdp_fuzz.cpp:%d: property failed: %s\n", line, what);
+  std::abort();
 }
+#define require(c) require_at((c), #c, __LINE__)
 
 bool one_line(const std::string& s) { return s.find_first_of("\r\n") == std::string::npos; }
 

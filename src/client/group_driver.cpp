@@ -235,7 +235,7 @@ void GroupDriver::perform(const std::string& room_id, Active& a, const core::Gro
             if (m.state_key == settings_.own_user_id) rooms_[m.room_id].members[m.state_key] = m.content;
             ports_.put_state(m.room_id, std::string(events::type::kGroupCallMember), m.state_key,
                              events::to_content(m.content), [room = m.room_id](const Status& st) {
-                               if (!st.ok())
+                               if (!st.ok() && st.error().kind != ErrorKind::Cancelled)
                                  MXLOG_WARN("group: writing our member event in {} failed: {}", room, st.error().describe());
                              });
           },

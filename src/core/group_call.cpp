@@ -234,7 +234,7 @@ std::optional<TimePoint> GroupCall::next_deadline() const {
     if (!link.listed()) consider(link.created() + config_.unlisted_grace);
   }
   for (const auto& [key, q] : held_)
-    if (!q.empty()) consider(q.front().received + config_.unlisted_grace);
+    if (!q.empty()) consider(std::max(q.front().received + config_.unlisted_grace, held_deadline(q)));
   if (auto expiry = members_.next_expiry(last_unix_ms_))
     consider(last_now_ + Duration(*expiry - last_unix_ms_));
   return best;

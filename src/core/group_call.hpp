@@ -107,11 +107,13 @@ class GroupCall : private PeerLinkHost {
   void remove_own_member(std::int64_t unix_ms);
   void check_own_entry(TimePoint now, std::int64_t unix_ms);
   Duration reassert_wait();
+  Duration refresh_margin() const;
 
   // group_call_inbound.cpp
   void on_signal(const ToDeviceSignal& s, TimePoint now);
   void hold(const DeviceKey& device, const ToDeviceSignal& s, TimePoint now);
   void release_held(TimePoint now);
+  TimePoint held_deadline(const std::deque<Held>& q) const;  // a held invite keeps its queue until then
   void expire_unlisted(TimePoint now);
 
   GroupCallConfig config_;

@@ -12,6 +12,8 @@ constexpr std::size_t kMaxHeldPerDevice = 16;
 constexpr std::size_t kMaxHeldDevices = 16;
 // Each provisional link owns a peer connection; a room member must not make us open many.
 constexpr std::size_t kMaxProvisionalLinks = 8;
+// A held invite waits for its sender's entry at most its lifetime, and never longer than this.
+constexpr std::int64_t kMaxHeldInviteMs = 120'000;
 
 }  // namespace
 
@@ -77,8 +79,11 @@ void GroupCall::hold(const DeviceKey& device, const ToDeviceSignal& s, TimePoint
 void GroupCall::release_held(TimePoint now) {
   for (auto it = held_.begin(); it != held_.end();) {
     auto& q = it->second;
-    // Past the grace: the member event that would make them valid did not come.
-    while (!q.empty() && q.front().received + config_.unlisted_grace <= now) {
+    // Past the grace: the member event that would make them valid did not come. An invite
+    // (and what follows it) is kept while it can still be answered: its sender waits that long
+    // anyway, and its entry may only be late (another device of its user overwrote it).
+    const TimePoint keep_until = held_deadline(q);
+    while (!q.empty() && std::max(q.front().received + config_.unlisted_grace, keep_until) <= now) {
       MXLOG_WARN("group {}: {} from {} {} (session {}) dropped: that device and session never appeared in member state",
                  config_.conf_id, events::event_type(q.front().signal.envelope.event), it->first.first,
                  it->first.second, q.front().signal.envelope.sender_session_id);
@@ -95,6 +100,16 @@ void GroupCall::release_held(TimePoint now) {
     }
     it = q.empty() ? held_.erase(it) : std::next(it);
   }
+}
+
+TimePoint GroupCall::held_deadline(const std::deque<Held>& q) const {
+  TimePoint until{};
+  for (const auto& h : q)
+    if (const auto* invite = std::get_if<events::CallInvite>(&h.signal.envelope.event)) {
+      const auto lifetime = std::clamp<std::int64_t>(invite->lifetime_ms, 0, kMaxHeldInviteMs);
+      until = std::max(until, h.received + Duration(lifetime));
+    }
+  return until;
 }
 
 void GroupCall::expire_unlisted(TimePoint now) {

@@ -64,10 +64,13 @@ void GroupCall::put_own_member(TimePoint now, std::int64_t unix_ms) {
   emit(PutMemberState{config_.room_id, config_.own_user_id, std::move(content)});
   last_member_put_ = now;
   own_expires_ts_ = own.expires_ts;
-  // A lifetime shorter than the margin (tests, short-lived devices) refreshes at 3/4 of it.
-  const Duration margin = std::min(config_.member_refresh_margin, config_.member_lifetime / 4);
-  timers_.arm(GroupTimer::MemberRefresh, now + config_.member_lifetime - margin);
+  timers_.arm(GroupTimer::MemberRefresh, now + config_.member_lifetime - refresh_margin());
   timers_.stop(GroupTimer::MemberReassert);
+}
+
+Duration GroupCall::refresh_margin() const {
+  // A lifetime shorter than the margin (tests, short-lived devices) refreshes at 3/4 of it.
+  return std::min(config_.member_refresh_margin, config_.member_lifetime / 4);
 }
 
 void GroupCall::remove_own_member(std::int64_t unix_ms) {
@@ -78,23 +81,37 @@ void GroupCall::remove_own_member(std::int64_t unix_ms) {
 }
 
 void GroupCall::check_own_entry(TimePoint now, std::int64_t unix_ms) {
-  // Our entry must be listed, and must not expire before our next refresh: another device of
-  // our user that wrote its member event from an older base may have put our previous
-  // expires_ts back (peers would then drop us before we refresh).
-  const std::int64_t lasts_until = own_expires_ts_ - config_.member_refresh_margin.count();
-  if (!joined() || members_.lists_us(config_.own_session_id, std::max(unix_ms, lasts_until))) {
+  if (!joined()) {
     timers_.stop(GroupTimer::MemberReassert);
+    return;
+  }
+  const auto visible = members_.own_expiry(config_.own_session_id);
+  if (visible && *visible > unix_ms) {
+    timers_.stop(GroupTimer::MemberReassert);
+    // Listed. Another device of our user that wrote its member event from an older base may
+    // have put our previous expires_ts back: refresh before that one runs out (peers would
+    // drop us first). Not at once: devices that answer each other's writes at once keep
+    // overwriting each other.
+    if (*visible < own_expires_ts_) {
+      const std::int64_t left = *visible - unix_ms;
+      TimePoint due = now + Duration(std::max<std::int64_t>(0, left - refresh_margin().count()));
+      if (last_member_put_)
+        due = std::max(due, std::min(*last_member_put_ + config_.member_reassert_interval, now + Duration(left / 2)));
+      if (auto at = timers_.when(GroupTimer::MemberRefresh); !at || due < *at) timers_.arm(GroupTimer::MemberRefresh, due);
+    }
     // Listed for a while: the next reassert starts without backoff again.
     if (!listed_since_) listed_since_ = now;
     if (now - *listed_since_ >= config_.member_reassert_interval * 5) reasserts_ = 0;
     return;
   }
+  // Missing (or expired): peers have dropped us; write it again, backing off when devices of
+  // our user keep removing each other.
   listed_since_.reset();
   if (!reassert_after_) reassert_after_ = reassert_wait();
   const TimePoint allowed = last_member_put_ ? *last_member_put_ + *reassert_after_ : now;
   if (now >= allowed) {
-    MXLOG_INFO("group {}: our member entry is missing from {}'s member event or expires too early; writing it again", config_.conf_id,
-               config_.own_user_id);
+    MXLOG_INFO("group {}: our member entry is missing from {}'s member event or has expired; writing it again",
+               config_.conf_id, config_.own_user_id);
     ++reasserts_;
     reassert_after_.reset();
     put_own_member(now, unix_ms);

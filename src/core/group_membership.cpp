@@ -64,6 +64,12 @@ bool GroupMembership::lists_us(const std::string& session_id, std::int64_t now_u
   return d && d->session_id == session_id && !d->expired(now_unix_ms);
 }
 
+std::optional<std::int64_t> GroupMembership::own_expiry(const std::string& session_id) const {
+  const auto* d = entry(own_user_, own_device_);
+  if (!d || d->session_id != session_id) return std::nullopt;
+  return d->expires_ts;
+}
+
 const events::MemberDevice* GroupMembership::entry(const std::string& user, const std::string& device) const {
   auto it = members_.find(user);
   if (it == members_.end()) return nullptr;

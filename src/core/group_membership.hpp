@@ -47,6 +47,8 @@ class GroupMembership {
   events::GroupCallMemberContent own_content() const;
   // Our entry with this session, unexpired, is in our own user's member content.
   bool lists_us(const std::string& session_id, std::int64_t now_unix_ms) const;
+  // The expires_ts our entry with this session carries in that content (nullopt: no such entry).
+  std::optional<std::int64_t> own_expiry(const std::string& session_id) const;
 
  private:
   const events::MemberDevice* entry(const std::string& user, const std::string& device) const;

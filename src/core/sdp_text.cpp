@@ -13,13 +13,11 @@ namespace {
 std::vector<std::string_view> lines_of(std::string_view sdp) {
   std::vector<std::string_view> out;
   std::size_t pos = 0;
-  while (pos < sdp.size()) {
-    std::size_t end = sdp.find('\n', pos);
+  while (pos < sdp.size()) {  // CRLF, LF or a bare CR ends a line: no value holds a line break
+    std::size_t end = sdp.find_first_of("\r\n", pos);
     if (end == std::string_view::npos) end = sdp.size();
-    std::string_view line = sdp.substr(pos, end - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    out.push_back(line);
-    pos = end + 1;
+    out.push_back(sdp.substr(pos, end - pos));
+    pos = end + ((end + 1 < sdp.size() && sdp[end] == '\r' && sdp[end + 1] == '\n') ? 2 : 1);
   }
   return out;
 }

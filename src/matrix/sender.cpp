@@ -54,8 +54,27 @@ std::string Sender::send_to_device(ToDeviceBatch batch, StatusCallback done) {
 
 void Sender::send_state(std::string room_id, std::string type, std::string state_key, Json content,
                         EventCallback done) {
-  enqueue([room_id = std::move(room_id), type = std::move(type), state_key = std::move(state_key),
-           content = std::move(content), done = std::move(done)](Api& api, bool cancelled) {
+  std::string key = room_id + '\n' + type + '\n' + state_key;
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(mutex_);
+    generation = ++state_writes_[key];
+  }
+  enqueue([this, key = std::move(key), generation, room_id = std::move(room_id), type = std::move(type),
+           state_key = std::move(state_key), content = std::move(content),
+           done = std::move(done)](Api& api, bool cancelled) {
+    bool superseded = false;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = state_writes_.find(key);
+      superseded = it != state_writes_.end() && it->second != generation;
+      if (!superseded && it != state_writes_.end()) state_writes_.erase(it);  // the newest one goes now
+    }
+    if (superseded && !cancelled) {
+      MXLOG_DEBUG("send: state {}/{} in {} not sent: a newer write of it is queued", type, state_key, room_id);
+      if (done) done(Error::make(ErrorKind::Cancelled, "superseded by a newer write of the same state"));
+      return;
+    }
     Result<std::string> r = cancelled ? Result<std::string>(Error::make(ErrorKind::Cancelled, "sender stopped"))
                                       : api.send_state(room_id, type, state_key, content);
     if (!r.ok() && !cancelled)

@@ -16,15 +16,15 @@ struct Line {
 std::vector<Line> split_lines(const std::string& text) {
   std::vector<Line> lines;
   std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) {
+  while (pos < text.size()) {  // CRLF, LF or a bare CR ends a line; join() restores each as it was
+    std::size_t end = text.find_first_of("\r\n", pos);
+    if (end == std::string::npos) {
       lines.push_back({text.substr(pos), ""});
       break;
     }
-    std::size_t end = (nl > pos && text[nl - 1] == '\r') ? nl - 1 : nl;
-    lines.push_back({text.substr(pos, end - pos), text.substr(end, nl + 1 - end)});
-    pos = nl + 1;
+    std::size_t eol = (text[end] == '\r' && end + 1 < text.size() && text[end + 1] == '\n') ? 2 : 1;
+    lines.push_back({text.substr(pos, end - pos), text.substr(end, eol)});
+    pos = end + eol;
   }
   return lines;
 }

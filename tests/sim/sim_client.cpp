@@ -199,6 +199,15 @@ void SimClient::pump_sends() {
 }
 
 void SimClient::attempt_send() {
+  if (proc_->sends.front().superseded) {
+    sim_.count("transport: state write superseded");
+    auto done = std::move(proc_->sends.front().done);
+    proc_->sends.pop_front();
+    proc_->sending = false;
+    if (done) done(Status(Error::make(ErrorKind::Cancelled, "superseded by a newer write of the same state")));
+    pump_sends();
+    return;
+  }
   sim_.net.perform(device_, offline_, proc_->sends.front().request, kSendTimeout,
                    [this, inc = incarnation_](matrix::HttpResponse resp) {
                      if (proc_ && incarnation_ == inc) on_send_response(resp);

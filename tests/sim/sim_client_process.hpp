@@ -13,6 +13,7 @@ struct SimClient::SendJob {
   HsRequest request;
   std::function<void(const Status&)> done;
   matrix::AttemptCounts counts;
+  bool superseded = false;  // a newer write of the same state is queued: this one is not sent again
 };
 
 struct SimClient::Process {

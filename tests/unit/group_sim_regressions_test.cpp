@@ -55,5 +55,34 @@ TEST(GroupSimRegressions, OurEntryPutBackWithAnOlderExpiryIsWrittenAgain) {
   EXPECT_TRUE(b.all<core::gnote::ParticipantLeft>().empty());
 }
 
+// mesh 0x103c03, 0x105ee7 (100k soak): devices of one user that rewrote the member event at
+// once whenever it showed an older expiry of theirs kept overwriting each other. An older
+// expiry that still lasts is now met by refreshing earlier, not by writing at once.
+TEST(GroupSimRegressions, OurEntryWithAnOlderButDistantExpiryMovesTheRefreshForward) {
+  Mesh mesh;
+  auto& a1 = mesh.add("@alice:x", "ALICE1");
+  auto& b = mesh.add("@bob:x", "BOB1");
+  mesh.input(a1, core::gcmd::Join{});
+  mesh.input(b, core::gcmd::Join{});
+  ASSERT_TRUE(a1.connected_to(b));
+  mesh.advance(50min);  // refreshed at 45 min: our entry lasts until 1h45, next refresh at 1h30
+  const auto& cfg = a1.group->config();
+  const std::int64_t older = Mesh::kStartUnixMs + 100 * 60'000;  // 1h40: 50 min left
+  const auto puts = a1.all<core::PutMemberState>().size();
+  mesh.put_member_state("@alice:x", member_content(cfg.conf_id, {member_device("ALICE1", cfg.own_session_id, older),
+                                                                 member_device("ALICE2", "s2", older)}));
+  mesh.advance(1min);
+  EXPECT_EQ(a1.all<core::PutMemberState>().size(), puts);  // no write while it lasts
+  mesh.advance(35min);  // 1h26: the refresh came at 1h25 (15 min before 1h40), not at 1h30
+  EXPECT_EQ(a1.all<core::PutMemberState>().size(), puts + 1);
+  const auto* mine = events::find_device(*events::find_call(mesh.member_state.at("@alice:x"), cfg.conf_id), "ALICE1");
+  ASSERT_NE(mine, nullptr);
+  EXPECT_GT(mine->expires_ts, older);
+  ASSERT_NE(events::find_device(*events::find_call(mesh.member_state.at("@alice:x"), cfg.conf_id), "ALICE2"), nullptr);
+  mesh.advance(30min);  // past 1h40: bob keeps us (ALICE2, which nobody refreshes, is gone)
+  EXPECT_TRUE(b.connected_to(a1));
+  for (const auto& left : b.all<core::gnote::ParticipantLeft>()) EXPECT_NE(left.device_id, "ALICE1");
+}
+
 }  // namespace
 }  // namespace mxcall::testing

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/call.hpp"
 #include "media/ice_servers.hpp"
 
 namespace mxcall::media::sdp {
@@ -33,6 +34,16 @@ const std::string kOffer =
     "a=rtpmap:96 VP8/90000\r\n"
     "a=msid:streamA trackV\r\n"
     "a=mid:video1\r\n";
+
+// fuzz_sdp finding: a bare CR was kept inside a value ("a=setup:\r<junk>"), so a role or a
+// ufrag could carry a line break into a log line or a rewritten description.
+TEST(SdpRewrite, ABareCarriageReturnEndsALine) {
+  const std::string text = "v=0\r\nm=audio 9 UDP 111\r\na=setup:active\rjunk\na=ice-ufrag:ab\rcd\r\n";
+  EXPECT_EQ(setup_role(text), "active");
+  EXPECT_EQ(ice_ufrag(text), "ab");
+  EXPECT_EQ(core::sdp_ice_ufrag(text), "ab");
+  EXPECT_EQ(replace_setup(text, "passive"), "v=0\r\nm=audio 9 UDP 111\r\na=setup:passive\rjunk\na=ice-ufrag:ab\rcd\r\n");
+}
 
 TEST(SdpRewrite, RecognisesSdp) {
   EXPECT_TRUE(looks_like_sdp(kOffer));

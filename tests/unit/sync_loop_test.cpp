@@ -158,5 +158,40 @@ TEST(Sender, StopCancelsWhatIsQueued) {
   EXPECT_EQ(cancelled.load(), 4);
 }
 
+// The sim's 100k soak: a member event write that waited in the queue (behind retried
+// to-device sends) overwrote the newer entries other devices of the user had written since.
+TEST(Sender, AQueuedStateWriteIsSupersededByANewerOneOfTheSameState) {
+  auto http = std::make_shared<FakeHttp>();  // no script: the first request parks
+  Sender sender("http://hs", "T", {}, http);
+  std::mutex m;
+  std::vector<std::string> results;
+  auto record = [&](const Result<std::string>& r) {
+    std::lock_guard lock(m);
+    results.push_back(r.ok() ? r.value() : std::string(to_string(r.error().kind)));
+  };
+  sender.send_event("!r:x", "m.t", Json::object());  // in flight, parked
+  ASSERT_TRUE(http->wait_for_requests(1));
+  sender.send_state("!r:x", "m.member", "@a:x", Json{{"v", 1}}, record);
+  sender.send_state("!r:x", "m.member", "@b:x", Json{{"v", 1}}, record);  // another key: sent
+  sender.send_state("!r:x", "m.member", "@a:x", Json{{"v", 2}}, record);
+  for (int i = 0; i < 3; ++i) http->push(http_ok(R"({"event_id":"$e"})"));
+  ASSERT_TRUE(sender.wait_idle(std::chrono::seconds(5)));
+  const auto reqs = http->requests();
+  ASSERT_EQ(reqs.size(), 3u);
+  EXPECT_NE(reqs[1].url.find("%40b%3Ax"), std::string::npos);
+  EXPECT_NE(reqs[2].url.find("%40a%3Ax"), std::string::npos);
+  EXPECT_EQ(Json::parse(reqs[2].body)["v"], 2);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0], to_string(ErrorKind::Cancelled));
+  EXPECT_EQ(results[1], "$e");
+  EXPECT_EQ(results[2], "$e");
+
+  // Written once, the same state can be written again later.
+  http->push(http_ok(R"({"event_id":"$f"})"));
+  sender.send_state("!r:x", "m.member", "@a:x", Json{{"v", 3}}, record);
+  ASSERT_TRUE(sender.wait_idle(std::chrono::seconds(5)));
+  EXPECT_EQ(http->requests().size(), 4u);
+}
+
 }  // namespace
 }  // namespace mxcall::matrix

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,6 +32,9 @@ class Sender {
   std::string send_event(std::string room_id, std::string type, Json content,
                          EventCallback done = {}, std::string txn_id = {});
   std::string send_to_device(ToDeviceBatch batch, StatusCallback done = {});
+  // A state write still queued when a newer write of the same (room, type, state key) is
+  // queued is not sent: its callback gets ErrorKind::Cancelled ("superseded"). Sent late, its
+  // older content would overwrite the newer (a member event losing entries written since).
   void send_state(std::string room_id, std::string type, std::string state_key, Json content,
                   EventCallback done = {});
 
@@ -54,6 +58,7 @@ class Sender {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Job> queue_;
+  std::map<std::string, std::uint64_t> state_writes_;  // (room, type, key) -> newest write queued
   bool busy_ = false;
   bool stopping_ = false;
   std::thread thread_;
