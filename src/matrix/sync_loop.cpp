@@ -73,6 +73,19 @@ bool SyncLoop::advance(const SyncBatch& batch) {
   return true;
 }
 
+Json SyncLoop::catch_up_filter() const {
+  Json f = options_.filter;
+  const int cap = options_.catch_up_timeline_limit;
+  if (cap <= 0 || !f.is_object()) return f;  // a filter id (string) is used as it is
+  Json& room = f["room"];
+  if (!room.is_object()) room = Json::object();
+  Json& timeline = room["timeline"];
+  if (!timeline.is_object()) timeline = Json::object();
+  const auto limit = timeline.find("limit");
+  if (limit == timeline.end() || !limit->is_number_integer() || limit->get<std::int64_t>() > cap) timeline["limit"] = cap;
+  return f;
+}
+
 void SyncLoop::run() {
   std::mt19937_64 rng{std::random_device{}()};
   int malformed_in_a_row = 0;
@@ -86,7 +99,7 @@ void SyncLoop::run() {
     // its first sync asks for the full state. Without it, a restarted client dropped every
     // call event as "not a member" (found by tests/sim).
     o.full_state = first && !o.since.empty();
-    o.filter = options_.filter;
+    o.filter = o.full_state ? catch_up_filter() : options_.filter;
     auto batch = api_.sync(o);
     if (batch.ok()) {
       first = false;

@@ -84,6 +84,43 @@ TEST(SyncLoop, ResumesFromTheStoredTokenWithFullStateOnce) {
   EXPECT_EQ(reqs[1].url.find("full_state"), std::string::npos);
 }
 
+// The filter a request carried, decoded from its query string.
+Json filter_of(const HttpRequest& r) {
+  auto p = r.url.find("filter=");
+  if (p == std::string::npos) return nullptr;
+  auto e = r.url.find('&', p);
+  std::string enc = r.url.substr(p + 7, e == std::string::npos ? std::string::npos : e - p - 7);
+  std::string dec;
+  for (std::size_t i = 0; i < enc.size(); ++i) {
+    if (enc[i] == '%' && i + 2 < enc.size()) {
+      dec.push_back(static_cast<char>(std::stoi(enc.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else {
+      dec.push_back(enc[i]);
+    }
+  }
+  return Json::parse(dec);
+}
+
+// bench/mesh: the restart's first sync after 10,000 events cost Synapse ~110 ms at 50
+// timeline events, ~34 ms at 1, and it lies on the rejoin's path.
+TEST(SyncLoop, TheCatchUpSyncAfterARestartAsksForAShortTimeline) {
+  auto http = std::make_shared<FakeHttp>();
+  auto store = std::shared_ptr<store::Store>(store::Store::open_in_memory().value().release());
+  ASSERT_TRUE(store->save_sync_token("saved-7").ok());
+  SyncLoop loop("http://hs", "T", store, [](const SyncBatch&) {}, {}, http);
+  http->push(http_ok(batch("t8")));
+  ASSERT_TRUE(loop.start().ok());
+  ASSERT_TRUE(http->wait_for_requests(2));
+  loop.stop();
+  const auto reqs = http->requests();
+  const Json first = filter_of(reqs[0]);
+  const Json later = filter_of(reqs[1]);
+  EXPECT_EQ(first["room"]["timeline"]["limit"], SyncLoopOptions{}.catch_up_timeline_limit);
+  EXPECT_EQ(later["room"]["timeline"]["limit"], SyncLoopOptions::default_filter()["room"]["timeline"]["limit"]);
+  EXPECT_EQ(first["presence"], later["presence"]);  // the rest of the filter is the same
+}
+
 TEST(SyncLoop, MalformedBodyDoesNotAdvanceTheToken) {
   auto http = std::make_shared<FakeHttp>();
   SyncLoopOptions o;
