@@ -291,7 +291,12 @@ std::string add_telephone_event(const std::string& text, int pt, int clock_rate)
       ++index;
       const auto& s = sections[static_cast<std::size_t>(index)];
       bool has_pt = std::find(s.payload_types.begin(), s.payload_types.end(), pt) != s.payload_types.end();
-      adding = s.kind == "audio" && !s.rejected && !has_pt && !telephone_event_pt(s, clock_rate);
+      // "m=<kind> <port> <proto> <fmt>...": a line without port and proto has no format list
+      // to extend (fuzz_sdp: "m=audio" became "m=audio 101", which reads as port 101).
+      std::istringstream fields(l.text);
+      std::size_t n = 0;
+      for (std::string f; fields >> f;) ++n;
+      adding = n >= 3 && s.kind == "audio" && !s.rejected && !has_pt && !telephone_event_pt(s, clock_rate);
       out.push_back({adding ? l.text + " " + pt_text : l.text, l.eol});
       continue;
     }

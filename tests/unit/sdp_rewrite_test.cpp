@@ -45,6 +45,15 @@ TEST(SdpRewrite, ABareCarriageReturnEndsALine) {
   EXPECT_EQ(replace_setup(text, "passive"), "v=0\r\nm=audio 9 UDP 111\r\na=setup:passive\rjunk\na=ice-ufrag:ab\rcd\r\n");
 }
 
+// fuzz_sdp finding: "m=audio" (no port, proto or formats) became "m=audio 101", which reads
+// as port 101 without formats, so a second pass added telephone-event again.
+TEST(SdpRewrite, TelephoneEventIsNotAddedToAMediaLineWithoutFormats) {
+  const std::string text = "v=0\r\nm=audio\r\na=mid:0\r\n";
+  const std::string once = add_telephone_event(text, 101, 48000);
+  EXPECT_EQ(once, text);
+  EXPECT_EQ(add_telephone_event(once, 101, 48000), once);
+}
+
 TEST(SdpRewrite, RecognisesSdp) {
   EXPECT_TRUE(looks_like_sdp(kOffer));
   EXPECT_FALSE(looks_like_sdp("hello"));
