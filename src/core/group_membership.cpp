@@ -59,11 +59,6 @@ events::GroupCallMemberContent GroupMembership::own_content() const {
   return it == members_.end() ? events::GroupCallMemberContent{} : it->second;
 }
 
-bool GroupMembership::lists_us(const std::string& session_id, std::int64_t now_unix_ms) const {
-  const auto* d = entry(own_user_, own_device_);
-  return d && d->session_id == session_id && !d->expired(now_unix_ms);
-}
-
 std::optional<std::int64_t> GroupMembership::own_expiry(const std::string& session_id) const {
   const auto* d = entry(own_user_, own_device_);
   if (!d || d->session_id != session_id) return std::nullopt;

@@ -45,8 +45,6 @@ class GroupMembership {
 
   // Our own user's member content as last seen (the base of a read-modify-write).
   events::GroupCallMemberContent own_content() const;
-  // Our entry with this session, unexpired, is in our own user's member content.
-  bool lists_us(const std::string& session_id, std::int64_t now_unix_ms) const;
   // The expires_ts our entry with this session carries in that content (nullopt: no such entry).
   std::optional<std::int64_t> own_expiry(const std::string& session_id) const;
 

@@ -111,12 +111,13 @@ void SimClient::rejoin_from_store() {
 void SimClient::put_state(const std::string& room_id, const std::string& type, const std::string& state_key,
                           const nlohmann::json& content, std::function<void(const Status&)> done) {
   sim_.count("sent: " + type);
-  // As the real Sender does: a queued or retrying write of the same state is superseded by
-  // this one (sent late, its older content would overwrite newer entries).
-  for (auto& job : proc_->sends)
-    if (auto* put = std::get_if<req::PutState>(&job.request);
+  // As the real Sender does: a queued write of the same state is superseded by this one (sent
+  // late, its older content would overwrite newer entries). The one in flight or retrying at
+  // the front is not recalled (the Sender's Api retries it to the end).
+  for (std::size_t i = proc_->sending ? 1 : 0; i < proc_->sends.size(); ++i)
+    if (auto* put = std::get_if<req::PutState>(&proc_->sends[i].request);
         put && put->room_id == room_id && put->type == type && put->state_key == state_key)
-      job.superseded = true;
+      proc_->sends[i].superseded = true;
   proc_->sends.push_back(SendJob{req::PutState{room_id, type, state_key, txn_id(), content}, std::move(done), {}});
   pump_sends();
 }

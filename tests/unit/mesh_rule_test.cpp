@@ -63,8 +63,8 @@ TEST(GroupMembershipTest, ParticipantsAreUnexpiredMeshDevicesOfJoinedUsersInOurC
   EXPECT_EQ(m.listed_session({"@bob:x", "BOB1"}, now), "s-" + std::to_string(now + 5));
   EXPECT_FALSE(m.listed_session({"@bob:x", "BOBOLD"}, now));
   EXPECT_TRUE(m.has_entry({"@bob:x", "BOBOLD"}));
-  EXPECT_TRUE(m.lists_us("s-" + std::to_string(now + 10), now));
-  EXPECT_FALSE(m.lists_us("another", now));
+  EXPECT_EQ(m.own_expiry("s-" + std::to_string(now + 10)), now + 10);
+  EXPECT_FALSE(m.own_expiry("another"));
   EXPECT_TRUE(m.participants(now + 5).count({"@me:x", "OTHERMINE"}));
   EXPECT_EQ(m.participants(now + 5).size(), 1u);
 }
