@@ -335,8 +335,9 @@ int main(int argc, char** argv) {
   }
   if (only) {
     const MeshResult r = run_mesh(w, std::atoi(only), "only");
-    std::printf("mesh of %s: join -> all connected %.1f ms; CPU meanwhile: Synapse %.0f ms, the bots %.0f ms\n", only,
-                r.join_to_all_connected_ms, r.synapse_cpu_ms, r.bots_cpu_ms);
+    std::printf("mesh of %s: join -> all connected %.1f ms; CPU meanwhile: Synapse %.0f ms, the bots %.0f ms; "
+                "then %.1f %% of a core while connected\n", only, r.join_to_all_connected_ms, r.synapse_cpu_ms, r.bots_cpu_ms,
+                r.cpu_percent);
     (void)hs->stop();
     fs::remove_all(dir);
     return 0;

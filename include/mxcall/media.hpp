@@ -96,6 +96,10 @@ struct KindStats {
   // Peer connections the encoder of our sending track of this kind feeds: 1 for a track with
   // its own encoder, more for a shared source (TrackSpec::shared_source), 0 without one.
   std::uint32_t encoder_fanout = 0;
+  // Frames out of the decoders. Received media that is not output anywhere (audio without
+  // PeerConfig::play_audio, video always) is decoded until its first frame (FirstMediaDecoded)
+  // and from then on only counted in packets_received: decoding it would heat nothing but CPU.
+  std::uint64_t frames_decoded = 0;
 };
 
 struct PeerStats {

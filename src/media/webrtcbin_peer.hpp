@@ -184,7 +184,8 @@ class WebrtcbinPeer : public std::enable_shared_from_this<WebrtcbinPeer> {
   // Receive side (webrtcbin_receive.cpp).
   void on_pad_added(GstPad* pad);
   void on_bus_message(GstMessage* message);
-  void on_first_decoded(MediaKind kind);
+  // A decoded frame of this kind; false: nothing consumes the decoder's output, so stop decoding.
+  bool on_decoded(MediaKind kind);
   // After a remote description: tracks whose section stopped sending are reported removed,
   // those whose section sends again (over the src pad they already have) added again.
   void update_remote_tracks(SdpType type, bool remote_hold);
@@ -207,6 +208,7 @@ class WebrtcbinPeer : public std::enable_shared_from_this<WebrtcbinPeer> {
   std::atomic<bool> first_audio_{false};
   std::atomic<bool> first_video_{false};
   Counters recv_audio_, recv_video_;
+  std::atomic<std::uint64_t> decoded_audio_{0}, decoded_video_{0};  // frames out of the decoders
   Counters transport_in_;                    // every packet nicesrc hands on (SRTP, SRTCP, DTLS)
   std::atomic<bool> ice_up_{false};          // the current agent says connected/completed
   std::atomic<bool> remote_sends_{true};     // the remote SDP has a section that sends to us

@@ -313,6 +313,8 @@ PeerStats WebrtcbinPeer::stats() const {
   s.audio.bytes_received = recv_audio_.bytes.load();
   s.video.packets_received = recv_video_.packets.load();
   s.video.bytes_received = recv_video_.bytes.load();
+  s.audio.frames_decoded = decoded_audio_.load();
+  s.video.frames_decoded = decoded_video_.load();
   s.ice_generation = generation_.load();
   s.media_timeouts = media_timeouts_.load();
   {

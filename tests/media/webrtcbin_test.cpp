@@ -36,6 +36,28 @@ TEST_F(WebrtcbinTest, AudioBothWaysWhenBOffers) {
   EXPECT_NE(h.B.sent.front().sdp.find("OPUS/48000/2"), std::string::npos);
 }
 
+// Received audio that is not played and received video are decoded only until their first
+// frame; their packets keep being counted. (A decoder per received stream feeding a fakesink
+// was a fifth of a core in the 8-party mesh of bots.)
+TEST_F(WebrtcbinTest, MediaNobodyPlaysIsDecodedOnlyUntilItsFirstFrame) {
+  CallHarness h(engine());
+  start_audio_call(h);
+  ASSERT_TRUE(engine().add_track(h.A.id, video_track("streamA")).ok());
+  ASSERT_TRUE(h.wait([&] { return h.A.negotiation_needed > 0; }, 5s));
+  ASSERT_TRUE(h.negotiate(h.A.id));
+  ASSERT_TRUE(h.wait([&] { return h.B.decoded.count(MediaKind::Video) > 0; })) << "video did not arrive";
+  const auto audio0 = h.audio_received(h.B.id), video0 = h.video_received(h.B.id);
+  h.observe(1s);
+  const PeerStats st = engine().stats(h.B.id);
+  EXPECT_GT(st.audio.packets_received, audio0 + 25) << "audio packets stopped arriving";
+  EXPECT_GT(st.video.packets_received, video0 + 5) << "video packets stopped arriving";
+  // One frame, or a few if buffers were in flight when the first one came out.
+  EXPECT_GE(st.audio.frames_decoded, 1u);
+  EXPECT_LE(st.audio.frames_decoded, 3u);
+  EXPECT_GE(st.video.frames_decoded, 1u);
+  EXPECT_LE(st.video.frames_decoded, 3u);
+}
+
 TEST_F(WebrtcbinTest, VideoAddedByRenegotiationArrivesAndAudioKeepsFlowing) {
   CallHarness h(engine());
   start_audio_call(h);
