@@ -249,7 +249,11 @@ MeshResult run_mesh(World& w, int n, const std::string& tag, std::vector<std::un
     r.to_device_messages += s.to_device_messages - before[i].to_device_messages;
     r.keys_requests += s.keys_requests - before[i].keys_requests;
   }
-  if (r.join_to_all_connected_ms >= 0) r.cpu_percent = cpu_percent(std::chrono::seconds(5));
+  // 3 s windows of one connected 8-mesh read 31-64 %: the window is 10 s, after 1 s to settle.
+  if (r.join_to_all_connected_ms >= 0) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    r.cpu_percent = cpu_percent(std::chrono::seconds(10));
+  }
   if (keep) {
     *keep = std::move(bots);
     if (room_out) *room_out = *room;
