@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/logger.h>
 
 #include "bench/floor_pair.hpp"
 #include "interop/node_peer.hpp"
@@ -233,6 +234,10 @@ std::vector<us> measure_hops(const std::string& url, int calls, bool sender_sync
 int main(int argc, char** argv) {
   const int calls = argc > 1 ? std::max(3, std::atoi(argv[1])) : 10;
   log::set_level(log::Level::Warn);
+  // MXCALL_BENCH_TRACE=1: only the tuned mxcall series with trace logs stamped to the
+  // microsecond, then the floor's engine events; bench/trace_breakdown.py turns stderr into
+  // per-call phases (where a call's setup time goes).
+  const bool trace = std::getenv("MXCALL_BENCH_TRACE") != nullptr;
   char tmpl[] = "/tmp/mxcall-bench-XXXXXX";
   if (!::mkdtemp(tmpl)) return 1;
   const std::filesystem::path dir(tmpl);
@@ -246,6 +251,23 @@ int main(int argc, char** argv) {
   }
   for (const char* u : {"alice", "bob", "jsalice", "jsbob"}) (void)hs->register_user(u, "bench");
 
+  if (trace) {
+    log::get()->set_pattern("%H:%M:%S.%f %-5l %v");
+    log::set_level(log::Level::Trace);
+    const Series t = measure_calls(hs->base_url(), dir, calls, std::chrono::milliseconds(20));
+    (void)hs->stop();
+    std::filesystem::remove_all(dir);
+    std::vector<us> floor;
+    {
+      auto engine = media::make_webrtcbin_engine();
+      engine->warm_up();
+      bench::FloorPair pair(*engine, true);
+      for (int i = 0; i < calls; ++i)
+        if (auto f = pair.run_once()) floor.push_back(*f);
+    }
+    std::printf("median invite -> first audio %.1f ms, floor %.1f ms\n", median_ms(t.setup), median_ms(floor));
+    return 0;
+  }
   // mxcall -> mxcall, with the default jitterbuffer (50 ms) and tuned like the floor (20 ms).
   Series dflt = measure_calls(hs->base_url(), dir, calls, std::chrono::milliseconds(50));
   Series tuned = measure_calls(hs->base_url(), dir, calls, std::chrono::milliseconds(20));

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdio>
+#include <string>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -17,7 +19,8 @@ class FloorPair {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit FloorPair(media::MediaEngine& engine) : engine_(engine) {
+  // trace: every engine event to stderr, stamped from create-offer.
+  explicit FloorPair(media::MediaEngine& engine, bool trace = false) : engine_(engine), trace_(trace) {
     engine_.set_event_sink([this](media::MediaEvent e) {
       std::lock_guard lock(mutex_);
       events_.push_back(std::move(e));
@@ -48,6 +51,11 @@ class FloorPair {
       events_.pop_front();
       lock.unlock();
       const media::PeerId from = media::peer_of(e);
+      if (trace_) {  // "floor <ms since create-offer> <0 offerer|1 answerer> <event index>"
+        const auto* ice = std::get_if<media::IceStateChanged>(&e);
+        std::fprintf(stderr, "floor %8.3f %d %zu%s\n", std::chrono::duration<double, std::milli>(Clock::now() - start).count(),
+                     from == *a ? 0 : 1, e.index(), ice ? (" ice " + std::to_string(static_cast<int>(ice->state))).c_str() : "");
+      }
       const media::PeerId to = from == *a ? *b : *a;
       if (auto* d = std::get_if<media::LocalDescriptionReady>(&e)) {
         engine_.set_remote_description(to, d->description);
@@ -67,6 +75,7 @@ class FloorPair {
 
  private:
   media::MediaEngine& engine_;
+  const bool trace_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<media::MediaEvent> events_;
