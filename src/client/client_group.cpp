@@ -204,13 +204,14 @@ void Client::Impl::group_batch(const matrix::SyncBatch& batch, const std::vector
   for (const auto& s : signals) group->on_to_device(s, t);
 }
 
-void Client::Impl::rejoin_group_calls() {
-  if (!options.rejoin_group_calls) return;
+int Client::Impl::rejoin_group_calls() {
+  if (!options.rejoin_group_calls) return 0;
   auto calls = store->load_group_calls();
   if (!calls.ok()) {
     MXLOG_WARN("client: reading our group calls from the store failed: {}", calls.error().describe());
-    return;
+    return 0;
   }
+  int rejoined = 0;
   for (const auto& c : *calls) {
     auto peer_calls = store->load_group_peer_calls(c.room_id);
     if (!peer_calls.ok())
@@ -218,9 +219,14 @@ void Client::Impl::rejoin_group_calls() {
                  peer_calls.error().describe());
     const std::vector<store::GroupPeerCall> none;
     auto joined = loop->call([&] { return group->rejoin(c, peer_calls.ok() ? *peer_calls : none, now()); });
-    if (joined.ok()) MXLOG_INFO("client: rejoined the group call {} in {} from the store", *joined, c.room_id);
-    else MXLOG_INFO("client: not rejoining {}: {}", c.room_id, joined.error().describe());
+    if (joined.ok()) {
+      ++rejoined;
+      MXLOG_INFO("client: rejoined the group call {} in {} from the store", *joined, c.room_id);
+    } else {
+      MXLOG_INFO("client: not rejoining {}: {}", c.room_id, joined.error().describe());
+    }
   }
+  return rejoined;
 }
 
 void Client::Impl::leave_group_calls() {

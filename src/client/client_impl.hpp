@@ -80,7 +80,7 @@ struct Client::Impl {
   void ensure_olm_send(matrix::Api& api);  // sender thread
   std::vector<client::InboundSignal> decrypt_to_device(const matrix::SyncBatch& batch);  // sync thread
   void group_batch(const matrix::SyncBatch& batch, const std::vector<client::InboundSignal>& signals);  // loop
-  void rejoin_group_calls();
+  int rejoin_group_calls();  // how many calls were rejoined from the store
   void leave_group_calls();  // loop thread
   void notify_group(const GroupUpdate& u);
   void count_round(const std::vector<client::OutgoingToDevice>& messages);  // loop thread, at a flush

@@ -1,6 +1,7 @@
 #include "mxcall/matrix/sync_loop.hpp"
 
 #include <random>
+#include <utility>
 
 #include "matrix/retry_decision.hpp"
 #include "mxcall/store.hpp"
@@ -99,6 +100,10 @@ void SyncLoop::run() {
     // its first sync asks for the full state. Without it, a restarted client dropped every
     // call event as "not a member" (found by tests/sim).
     o.full_state = first && !o.since.empty();
+    if (o.full_state && options_.before_catch_up) {
+      std::exchange(options_.before_catch_up, nullptr)();  // once, not again on a retry
+      if (api_.cancelled()) break;
+    }
     o.filter = o.full_state ? catch_up_filter() : options_.filter;
     auto batch = api_.sync(o);
     if (batch.ok()) {

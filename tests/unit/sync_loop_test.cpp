@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -119,6 +120,42 @@ TEST(SyncLoop, TheCatchUpSyncAfterARestartAsksForAShortTimeline) {
   EXPECT_EQ(first["room"]["timeline"]["limit"], SyncLoopOptions{}.catch_up_timeline_limit);
   EXPECT_EQ(later["room"]["timeline"]["limit"], SyncLoopOptions::default_filter()["room"]["timeline"]["limit"]);
   EXPECT_EQ(first["presence"], later["presence"]);  // the rest of the filter is the same
+}
+
+// A restarted client that rejoined a call holds its catch-up sync until the rejoin's requests
+// are done (Client::start): the gate runs once, before the first request, even when that request
+// is retried, and never before an initial sync.
+TEST(SyncLoop, TheGateBeforeTheCatchUpSyncRunsOnceBeforeItsFirstRequest) {
+  auto http = std::make_shared<FakeHttp>();
+  auto store = std::shared_ptr<store::Store>(store::Store::open_in_memory().value().release());
+  ASSERT_TRUE(store->save_sync_token("saved-7").ok());
+  std::atomic<int> gated{0};
+  std::atomic<std::size_t> requests_at_gate{99};
+  SyncLoopOptions o;
+  o.retry.initial_backoff = std::chrono::milliseconds(1);
+  o.before_catch_up = [&] {
+    requests_at_gate = http->requests().size();
+    ++gated;
+  };
+  SyncLoop loop("http://hs", "T", store, [](const SyncBatch&) {}, o, http);
+  http->push(http_ok("not json"));  // the catch-up sync is asked again
+  http->push(http_ok(batch("t8")));
+  ASSERT_TRUE(loop.start().ok());
+  ASSERT_TRUE(http->wait_for_requests(3));
+  loop.stop();
+  EXPECT_EQ(gated.load(), 1);
+  EXPECT_EQ(requests_at_gate.load(), 0u);
+  const auto reqs = http->requests();
+  EXPECT_NE(reqs[1].url.find("full_state=true"), std::string::npos);  // the retry, not gated again
+
+  auto fresh = std::shared_ptr<store::Store>(store::Store::open_in_memory().value().release());
+  auto http2 = std::make_shared<FakeHttp>();
+  SyncLoop initial("http://hs", "T", fresh, [](const SyncBatch&) {}, o, http2);
+  http2->push(http_ok(batch("t1")));
+  ASSERT_TRUE(initial.start().ok());
+  ASSERT_TRUE(http2->wait_for_requests(2));
+  initial.stop();
+  EXPECT_EQ(gated.load(), 1);
 }
 
 TEST(SyncLoop, MalformedBodyDoesNotAdvanceTheToken) {

@@ -31,6 +31,11 @@ struct SyncLoopOptions {
   // The events cut are older timeline events of the gap (room state is complete either way);
   // a 1:1 invite that rang while we were down is kept if it is among the newest ones.
   int catch_up_timeline_limit = 10;
+  // Run on the sync thread right before that first sync from a saved token (once, also when
+  // that sync is retried; never before an initial sync). A client that rejoined its calls from
+  // the store waits here, bounded, for its new member entry to be written: the peers wait for
+  // that entry, and the catch-up sync beside it delayed it on the homeserver (bench/mesh).
+  std::function<void()> before_catch_up;
 
   static Json default_filter();
 };
