@@ -4,12 +4,12 @@
 #pragma once
 
 #include <chrono>
-#include <cstdio>
-#include <string>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <string>
 
 #include "mxcall/media.hpp"
 

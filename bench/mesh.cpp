@@ -337,11 +337,12 @@ Restart restart(World& w, int history, std::chrono::milliseconds downtime, const
   bots[2] = w.start(user, true, /*rejoin=*/true);
   if (bots[2]->wait([&] { return bots[2]->joined; }, std::chrono::seconds(60))) r.joined_ms = since_ms(t0);
   if (bots[2]->wait([&] { return bots[2]->connected.size() >= 2; }, std::chrono::seconds(60))) r.connected_ms = since_ms(t0);
-  for (int i = 0; i < 2; ++i) {
+  double seen = 0;  // -1 unless both peers saw the new entry
+  for (int i = 0; i < 2 && seen >= 0; ++i) {
     std::lock_guard lock(bots[i]->m);
-    if (bots[i]->seen.empty()) continue;
-    r.seen_ms = std::max(r.seen_ms, std::chrono::duration<double, std::milli>(bots[i]->last_seen - t0).count());
+    seen = bots[i]->seen.empty() ? -1 : std::max(seen, std::chrono::duration<double, std::milli>(bots[i]->last_seen - t0).count());
   }
+  r.seen_ms = seen;
   for (auto& b : bots) (void)b->client->leave_group_call(room);
   for (auto& b : bots) b->client->stop();
   return r;

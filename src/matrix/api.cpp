@@ -67,8 +67,9 @@ Result<std::string> Api::call_raw(const HttpRequest& request) {
     if (cancelled_.load()) return Error::make(ErrorKind::Cancelled, "cancelled: " + loggable(request));
     const auto sent = std::chrono::steady_clock::now();
     HttpResponse response = http_->perform(request);
-    MXLOG_TRACE("http: {} -> {} in {:.1f} ms", loggable(request), response.status,
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent).count());
+    if (log::get()->should_log(spdlog::level::trace))  // the line's arguments cost a string per request
+      MXLOG_TRACE("http: {} -> {} in {:.1f} ms", loggable(request), response.status,
+                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent).count());
     if (observer_) observer_(request, response);
     const RetryDecision d = decide_retry(policy_, response, counts, std::chrono::system_clock::now(), rng_);
     {
